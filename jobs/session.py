@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
@@ -13,11 +14,30 @@ from jobs.config import Settings
 DELTA_MAVEN_COORDINATE = "io.delta:delta-spark_4.1_2.13:4.4.0"
 
 
+# Written by `python -m jobs.session` once the jars are resolved: later sessions load them directly, which
+# is quiet, faster to start and needs no network.
+RESOLVED_JARS_FILE = Path(sys.prefix) / "govlake-delta-jars.txt"
+
+
+def resolved_delta_jars() -> list[str] | None:
+    """Local jar paths resolved earlier for DELTA_MAVEN_COORDINATE, or None when they must be resolved."""
+    if not RESOLVED_JARS_FILE.is_file():
+        return None
+    coordinate, *jars = RESOLVED_JARS_FILE.read_text(encoding="utf-8").split()
+    if coordinate != DELTA_MAVEN_COORDINATE or not jars or not all(Path(j).is_file() for j in jars):
+        return None
+    return jars
+
+
 def configure_delta(builder: SparkSession.Builder) -> SparkSession.Builder:
-    """Add Delta's SQL extension and catalog, and its jar resolved from Maven Central into the local Ivy cache."""
+    """Add Delta's SQL extension and catalog; its jar is resolved from Maven Central into the Ivy cache."""
+    jars = resolved_delta_jars()
+    if jars:
+        builder = builder.config("spark.jars", ",".join(jars))
+    else:
+        builder = builder.config("spark.jars.packages", DELTA_MAVEN_COORDINATE)
     return (
-        builder.config("spark.jars.packages", DELTA_MAVEN_COORDINATE)
-        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        builder.config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
         # Delta rebuilds table state with 50 partitions by default: far too many for small tables.
         .config("spark.databricks.delta.snapshotPartitions", "2")
@@ -58,13 +78,22 @@ def build_spark(settings: Settings, app_name: str = "govlake") -> SparkSession:
     return spark
 
 
+def record_resolved_jars(spark: SparkSession) -> list[str]:
+    """Remember the jars Spark's resolver fetched for Delta, so later sessions skip resolution."""
+    jars = [j.removeprefix("file://").removeprefix("file:") for j in spark.conf.get("spark.jars", "").split(",") if j]
+    RESOLVED_JARS_FILE.write_text("\n".join([DELTA_MAVEN_COORDINATE, *jars]) + "\n", encoding="utf-8")
+    return jars
+
+
 if __name__ == "__main__":
     # `python -m jobs.session`: resolve the Delta jars into the local cache and prove a Delta write works.
     import tempfile
 
+    RESOLVED_JARS_FILE.unlink(missing_ok=True)
     session = build_spark(Settings.from_env(spark_master="local[1]"), app_name="govlake-setup")
     with tempfile.TemporaryDirectory() as scratch:
         session.range(1).write.format("delta").save(f"{scratch}/probe")
         assert session.read.format("delta").load(f"{scratch}/probe").count() == 1
-    print(f"Spark {session.version} with {DELTA_MAVEN_COORDINATE} ready")
+    resolved = record_resolved_jars(session)
+    print(f"Spark {session.version} with {DELTA_MAVEN_COORDINATE} ready ({len(resolved)} jars)")
     session.stop()

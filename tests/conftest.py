@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("DO_NOT_TRACK", "1")
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-
+import flows  # noqa: F401  (sets the process environment defaults before Prefect is imported)
 from jobs.config import Settings  # noqa: E402
 from jobs.session import build_spark  # noqa: E402
 
@@ -37,5 +33,16 @@ def spark(test_settings: Settings):
 @pytest.fixture(scope="session")
 def shared_reference() -> Path:
     if not SHARED_REFERENCE.is_dir():
-        pytest.fail(f"reference data not found at {SHARED_REFERENCE}: ../shared must sit beside the repository")
+        pytest.fail(
+            f"reference data not found at {SHARED_REFERENCE}: ../shared must sit beside the repository"
+        )
     return SHARED_REFERENCE
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """A temporary Prefect API for flow tests (Prefect's own test harness, no server to manage)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

@@ -1,0 +1,159 @@
+"""The `govlake` command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="govlake: agency datasets → Delta Lake, cleaned, validated and merged.", no_args_is_help=True
+)
+# Wide enough for the summary table when output goes to a log file rather than a terminal.
+console = Console(width=None if sys.stdout.isatty() else 160)
+LakeOption = Annotated[
+    str | None, typer.Option("--lake", help="Lake root (default: $GOVLAKE_LAKE_ROOT or ./lake)")
+]
+
+
+def _settings(lake: str | None):  # type: ignore[no-untyped-def]
+    from jobs.config import ConfigError, Settings
+
+    try:
+        return Settings.from_env(lake_root=lake)
+    except ConfigError as error:
+        console.print(f"[red]configuration error:[/red] {error}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def sample(
+    lake: LakeOption = None,
+    days: Annotated[int, typer.Option(help="Delivery days to generate")] = 3,
+    start: Annotated[str, typer.Option(help="First delivery date (yyyy-mm-dd)")] = "2025-06-29",
+    dossiers_per_day: Annotated[int, typer.Option(help="New dossiers per day")] = 200,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same files")] = 74,
+    defect_rate: Annotated[float, typer.Option(help="Share of records given one known defect")] = 0.03,
+) -> None:
+    """Write realistic agency deliveries into landing/, with a ground-truth manifest of injected defects."""
+    from jobs.lake import Lake
+    from jobs.sample import default_manifest_path, generate_sample
+
+    settings = _settings(lake)
+    lake_obj = Lake(settings.lake_uri)
+    lake_obj.ensure_layout()
+    result = generate_sample(
+        Path(lake_obj.landing),
+        default_manifest_path(Path(lake_obj.root)),
+        days=days,
+        start=dt.date.fromisoformat(start),
+        dossiers_per_day=dossiers_per_day,
+        seed=seed,
+        defect_rate=defect_rate,
+    )
+    console.print(f"sample written to {lake_obj.landing}: {result}")
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    table = Table(title=f"run {summary['run_id']} — {summary['status']} in {summary['duration_s']}s")
+    for column in ("dataset", "status", "files", "rows read", "bronze", "valid", "quarantined", "inserted",
+                   "updated", "conserved"):  # fmt: skip
+        table.add_column(column, justify="left" if column in ("dataset", "status") else "right")
+    for d in summary["datasets"]:
+        files = d["files"]
+        ingested = sum(f["status"] == "ingested" for f in files)
+        table.add_row(
+            d["dataset"], d["status"], f"{ingested}/{len(files)}", str(d["rows_read"]), str(d["bronze_rows"]),
+            str(d["valid"]), str(d["quarantined"]), str(d["inserted"]), str(d["updated"]),
+            "yes" if d["conserved"] else "[red]NO[/red]",
+        )  # fmt: skip
+    console.print(table)
+    for problem in summary["problems"]:
+        console.print(f"[red]✗[/red] {problem}")
+
+
+@app.command()
+def run(
+    lake: LakeOption = None,
+    dataset: Annotated[list[str] | None, typer.Option("--dataset", "-d", help="Only these datasets")] = None,
+) -> None:
+    """Run the daily flow: landing → bronze → silver/quarantine → gold, then print the run summary."""
+    _settings(lake)
+    from flows.daily import daily_flow
+
+    summary = daily_flow(datasets=dataset, lake_root=lake)
+    print_summary(summary)
+    if summary["status"] != "succeeded":
+        console.print("[red]run finished with problems (see above); exit code 1[/red]")
+        raise typer.Exit(1)
+
+
+@app.command()
+def sql(
+    query: Annotated[
+        str, typer.Argument(help="Spark SQL over the registered tables, e.g. SELECT * FROM silver.dossiers")
+    ],
+    lake: LakeOption = None,
+    limit: Annotated[int, typer.Option(help="Rows to print")] = 50,
+    out: Annotated[
+        Path | None, typer.Option(help="Write all rows to this .csv or .parquet file instead")
+    ] = None,
+) -> None:
+    """Run Spark SQL against the lake's tables (bronze, silver, gold, quarantine, quality, ops)."""
+    from flows.runtime import get_runtime
+
+    rt = get_runtime(lake)
+    rt.register_tables()
+    try:
+        result = rt.spark.sql(query)
+    except Exception as error:
+        console.print(f"[red]query failed:[/red] {str(error).splitlines()[0]}")
+        raise typer.Exit(2) from None
+    if out is not None:
+        if out.suffix == ".parquet":
+            result.toPandas().to_parquet(out, index=False)
+        else:
+            result.toPandas().to_csv(out, index=False)
+        console.print(f"wrote {out}")
+        return
+    rows = result.limit(limit).collect()
+    table = Table(*result.columns)
+    for row in rows:
+        table.add_row(*["" if v is None else str(v) for v in row])
+    console.print(table)
+
+
+@app.command()
+def tables(lake: LakeOption = None) -> None:
+    """List the lake's tables with row counts and current versions."""
+    from delta.tables import DeltaTable
+
+    from flows.runtime import get_runtime
+
+    rt = get_runtime(lake)
+    table = Table("table", "rows", "version", "location")
+    for name in rt.register_tables():
+        location = rt.spark.sql(f"DESCRIBE DETAIL {name}").first()["location"]  # type: ignore[index]
+        version = DeltaTable.forPath(rt.spark, location).history(1).first()["version"]  # type: ignore[index]
+        table.add_row(name, str(rt.spark.table(name).count()), str(version), location)
+    console.print(table)
+
+
+@app.command()
+def config(lake: LakeOption = None) -> None:
+    """Print the effective configuration (secrets masked)."""
+    for key, value in _settings(lake).as_display_dict().items():
+        console.print(f"{key:20} {value}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""The daily flow: every dataset from landing to silver, then gold, then the run summary."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows.runtime import get_runtime
+from jobs import pipeline
+from jobs.datasets import DATASETS
+from jobs.merge import is_write_conflict
+from jobs.runs import VIETNAM, DatasetOutcome, RunSummary, new_run_id
+
+
+def transient_fault(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry only what a second attempt can fix: Delta write conflicts and I/O hiccups."""
+    try:
+        state.result()
+    except Exception as error:  # the task's own exception, re-raised by Prefect
+        return is_write_conflict(error) or isinstance(error, (TimeoutError, ConnectionError))
+    return False
+
+
+TASK_OPTIONS: dict[str, Any] = {
+    "retries": 3,
+    "retry_delay_seconds": [2, 10, 30],
+    "retry_condition_fn": transient_fault,
+    "cache_policy": NO_CACHE,
+}
+
+
+@task(name="ingest", task_run_name="ingest-{dataset}", **TASK_OPTIONS)
+def ingest_task(dataset: str, run_id: str, lake_root: str | None) -> DatasetOutcome:
+    rt = get_runtime(lake_root)
+    outcome = DatasetOutcome(dataset)
+    with pipeline.timed(outcome, "ingest"):
+        pipeline.ingest(rt.spark, rt.lake, dataset, run_id, outcome)
+    return outcome
+
+
+@task(name="validate-and-merge", task_run_name="validate-merge-{outcome.dataset}", **TASK_OPTIONS)
+def process_task(outcome: DatasetOutcome, run_id: str, lake_root: str | None) -> DatasetOutcome:
+    rt = get_runtime(lake_root)
+    pipeline.process(rt.spark, rt.lake, outcome.dataset, run_id, rt.pii_key, outcome)
+    return outcome
+
+
+@task(name="build-gold", **TASK_OPTIONS)
+def gold_task(lake_root: str | None) -> dict[str, int]:
+    rt = get_runtime(lake_root)
+    return pipeline.build_marts(rt.spark, rt.lake)
+
+
+def _artifact_markdown(summary: RunSummary) -> str:
+    lines = [
+        f"### govlake run {summary.run_id}: {summary.status}",
+        "",
+        "| dataset | status | rows read | bronze | valid | quarantined | inserted | updated | conserved |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for d in summary.datasets:
+        lines.append(
+            f"| {d.dataset} | {d.status} | {d.rows_read} | {d.bronze_rows} | {d.valid} | {d.quarantined} "
+            f"| {d.inserted} | {d.updated} | {'yes' if d.conserved else 'NO'} |"
+        )
+    lines += ["", *[f"- {p}" for p in summary.problems]]
+    return "\n".join(lines)
+
+
+@flow(name="govlake-daily", log_prints=True)
+def daily_flow(datasets: list[str] | None = None, lake_root: str | None = None) -> dict[str, Any]:
+    """Landing → bronze → silver/quarantine for each dataset (concurrently), then gold and the summary."""
+    logger = get_run_logger()
+    logging.getLogger("jobs").setLevel(logging.INFO)  # stage progress from jobs/ shows in the flow's log
+    rt = get_runtime(lake_root)
+    run_id = new_run_id()
+    summary = RunSummary(run_id, dt.datetime.now(VIETNAM).isoformat(timespec="seconds"), rt.lake.root)
+    names = datasets or list(DATASETS)
+    logger.info("run %s over %s: %s", run_id, rt.lake.root, ", ".join(names))
+
+    started = time.perf_counter()
+    futures = [
+        process_task.submit(ingest_task.submit(name, run_id, lake_root), run_id, lake_root) for name in names
+    ]
+    for name, future in zip(names, futures, strict=True):
+        try:
+            summary.datasets.append(future.result())
+        except Exception as error:  # one dataset's permanent fault must not stop the others
+            logger.error("[%s] failed: %s", name, error)
+            summary.datasets.append(
+                DatasetOutcome(name, status="failed", error=f"{type(error).__name__}: {error}")
+            )
+    summary.stage_seconds["datasets"] = round(time.perf_counter() - started, 3)
+
+    if any(d.inserted or d.updated for d in summary.datasets) or not _gold_exists(lake_root):
+        started = time.perf_counter()
+        try:
+            summary.marts["versions"] = gold_task(lake_root)
+        except Exception as error:
+            summary.marts["error"] = f"{type(error).__name__}: {error}"
+        summary.stage_seconds["gold"] = round(time.perf_counter() - started, 3)
+    else:
+        summary.marts["skipped"] = "silver unchanged"
+
+    rt.register_tables()
+    summary.finish()
+    path = summary.write(rt.lake.runs_dir)
+    create_markdown_artifact(_artifact_markdown(summary), key="govlake-run-summary", description=str(path))
+    logger.info("run %s %s in %.1fs; summary at %s", run_id, summary.status, summary.duration_s or 0, path)
+    return summary.to_dict()
+
+
+def _gold_exists(lake_root: str | None) -> bool:
+    from jobs.lake import gold, table_exists
+    from jobs.marts import DOSSIERS_BY_COMMUNE_MONTH
+
+    rt = get_runtime(lake_root)
+    return table_exists(rt.spark, rt.lake, gold(DOSSIERS_BY_COMMUNE_MONTH))

@@ -1,0 +1,287 @@
+"""The daily job's fixed stages for one dataset: ingest → standardise → validate → write, then gold.
+
+Functions take a SparkSession and names, and return plain outcome objects the flow turns into a summary.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
+
+from jobs import ledger, marts
+from jobs.bronze import read_batch, write_file_to_bronze
+from jobs.datasets import DATASETS, Dataset, get_dataset
+from jobs.lake import RULE_RESULTS, Lake, bronze, gold, quarantine, silver, table_exists
+from jobs.merge import retry_on_conflict, upsert_latest
+from jobs.pii import PiiKey
+from jobs.quality import (
+    FAILED_RULES,
+    RuleResult,
+    blocking_failures,
+    dataset_rule_results,
+    has_any,
+    load_suite,
+    parseable_rule,
+    rule_count_columns,
+    rule_results,
+    with_failed_rules,
+)
+from jobs.quarantine import quarantine_rows, write_quarantine
+from jobs.readers import FileRejected, discover_deliveries, read_delivery
+from jobs.runs import DatasetOutcome, FileOutcome
+from jobs.standardise import silver_columns, standardise
+
+log = logging.getLogger(__name__)
+DQ_WARNINGS = "_dq_warnings"
+
+
+@contextmanager
+def timed(outcome: DatasetOutcome, stage: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        elapsed = time.perf_counter() - start
+        outcome.stage_seconds[stage] = round(outcome.stage_seconds.get(stage, 0.0) + elapsed, 3)
+
+
+def ingest(spark: SparkSession, lake: Lake, dataset_name: str, run_id: str, outcome: DatasetOutcome) -> None:
+    """Landing → bronze for every file not ingested before (by content hash); bad files are rejected."""
+    contract = get_dataset(dataset_name).contract
+    seen = {e.file_sha256: e for e in ledger.read_entries(spark, lake, dataset_name)}
+    seen_rejected_paths = {e.relative_path for e in seen.values() if e.status == ledger.REJECTED}
+    entries = []
+    for delivery in discover_deliveries(lake.landing, contract):
+        earlier = seen.get(delivery.sha256) if delivery.sha256 else None
+        if earlier is not None and earlier.status != ledger.REJECTED:
+            reason = (
+                "already ingested"
+                if earlier.relative_path == delivery.relative_path
+                else f"same content as {earlier.relative_path}, already ingested"
+            )
+            outcome.files.append(FileOutcome(delivery.relative_path, "skipped", reason=reason))
+            continue
+        if earlier is not None or (delivery.problem and delivery.relative_path in seen_rejected_paths):
+            outcome.files.append(
+                FileOutcome(delivery.relative_path, "skipped", reason="rejected in an earlier run")
+            )
+            continue
+        if delivery.problem:
+            rejected = FileOutcome(delivery.relative_path, "rejected", reason=delivery.problem)
+        else:
+            try:
+                raw = read_delivery(spark, delivery, contract)
+                written = write_file_to_bronze(spark, lake, delivery, raw, run_id)
+                rejected = None
+            except FileRejected as error:
+                rejected = FileOutcome(delivery.relative_path, "rejected", reason=str(error))
+        if rejected is not None:
+            log.warning("[%s] rejected %s: %s", dataset_name, delivery.relative_path, rejected.reason)
+            outcome.files.append(rejected)
+            entries.append(_ledger_entry(delivery, run_id, ledger.REJECTED, reason=rejected.reason))
+            continue
+        outcome.files.append(
+            FileOutcome(
+                delivery.relative_path, "ingested", written, written, raw.encoding, None, raw.extra_columns
+            )
+        )
+        if raw.extra_columns:
+            log.info(
+                "[%s] %s brings new columns: %s", dataset_name, delivery.relative_path, raw.extra_columns
+            )
+        entries.append(
+            _ledger_entry(
+                delivery,
+                run_id,
+                ledger.INGESTED,
+                rows=written,
+                encoding=raw.encoding,
+                extra=raw.extra_columns,
+            )
+        )
+        log.info("[%s] ingested %s: %d records", dataset_name, delivery.relative_path, written)
+    ledger.record(spark, lake, entries)
+
+
+def _ledger_entry(
+    delivery, run_id, status, reason=None, rows=None, encoding=None, extra=None
+) -> ledger.LedgerEntry:  # type: ignore[no-untyped-def]
+    return ledger.LedgerEntry(
+        dataset=delivery.dataset,
+        file_sha256=delivery.sha256,
+        relative_path=delivery.relative_path,
+        delivery_date=delivery.delivery_date,
+        size_bytes=delivery.size_bytes,
+        encoding=encoding,
+        rows_read=rows,
+        status=status,
+        reason=reason,
+        ingest_run_id=run_id,
+        extra_columns=list(extra or []),
+    )
+
+
+def process(
+    spark: SparkSession, lake: Lake, dataset_name: str, run_id: str, key: PiiKey, outcome: DatasetOutcome
+) -> None:
+    """Validate and merge every pending delivery date of a dataset, oldest first, one batch per date.
+
+    A date's batch that a `fail` rule blocks stays in bronze, and later dates wait behind it so silver
+    never skips over held data.
+    """
+    pending: dict[str, list[str]] = {}
+    for entry in ledger.read_entries(spark, lake, dataset_name):
+        if entry.status == ledger.INGESTED:
+            pending.setdefault(entry.delivery_date, []).append(entry.file_sha256)
+    outcome.batch_files = sum(len(hashes) for hashes in pending.values())
+    if not pending:
+        outcome.status = "nothing-new"
+        return
+    for delivery_date in sorted(pending):
+        results = process_batch(spark, lake, dataset_name, pending[delivery_date], run_id, key, outcome)
+        write_rule_results(spark, lake, run_id, dataset_name, delivery_date, results)
+        if outcome.status == "blocked":
+            log.error(
+                "[%s] batch %s held in bronze: %s", dataset_name, delivery_date, outcome.blocked_reasons
+            )
+            break
+        ledger.mark_processed(spark, lake, dataset_name, pending[delivery_date], run_id)
+    log.info(
+        "[%s] %d rows: %d valid (%d with warnings), %d quarantined; silver +%d new, %d updated",
+        dataset_name, outcome.bronze_rows, outcome.valid, outcome.warned, outcome.quarantined,
+        outcome.inserted, outcome.updated,
+    )  # fmt: skip
+
+
+def process_batch(
+    spark: SparkSession,
+    lake: Lake,
+    dataset_name: str,
+    hashes: list[str],
+    run_id: str,
+    key: PiiKey,
+    outcome: DatasetOutcome,
+) -> list[RuleResult]:
+    """Bronze batch → standardised → validated in one pass → quarantine + silver MERGE; adds to outcome."""
+    dataset = get_dataset(dataset_name)
+    suite = load_suite(dataset_name)
+    rules = [parseable_rule(dataset_name), *suite.row_rules]
+    quarantine_ids = [r.rule_id for r in rules if r.severity in ("quarantine", "fail")]
+    warn_ids = [r.rule_id for r in rules if r.severity == "warn"]
+
+    batch = standardise(read_batch(spark, lake, dataset_name, hashes), dataset, key)
+    observation = Observation()
+    validated = (
+        with_failed_rules(batch, rules)
+        .observe(
+            observation,
+            *rule_count_columns(rules),
+            F.sum(has_any(quarantine_ids).cast("long")).alias("_quarantined"),
+            F.sum((has_any(warn_ids) & ~has_any(quarantine_ids)).cast("long")).alias("_warned"),
+        )
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    try:
+        with timed(outcome, "standardise+validate"):
+            validated.count()  # the one pass: materialises the batch and fills the observation
+        counts = observation.get
+        results = rule_results(rules, counts) + dataset_rule_results(suite.dataset_rules, counts["rows"])
+        outcome.bronze_rows += int(counts["rows"])
+        outcome.quarantined += int(counts["_quarantined"] or 0)
+        outcome.valid = outcome.bronze_rows - outcome.quarantined
+        outcome.warned += int(counts["_warned"] or 0)
+        for result in results:
+            if result.failed:
+                outcome.rule_failures[result.rule_id] = (
+                    outcome.rule_failures.get(result.rule_id, 0) + result.failed
+                )
+        outcome.blocked_reasons = blocking_failures(results, list(suite.rules))
+        if outcome.blocked_reasons:
+            outcome.status = "blocked"
+            return results
+        with timed(outcome, "quarantine"):
+            failed = validated.where(has_any(quarantine_ids))
+            write_quarantine(spark, lake, quarantine_rows(failed, dataset, rules, run_id), dataset_name)
+        with timed(outcome, "merge"):
+            merged = upsert_latest(
+                spark,
+                lake.table_path(silver(dataset_name)),
+                silver_rows(validated.where(~has_any(quarantine_ids)), dataset, warn_ids),
+                dataset.contract,
+            )
+        outcome.inserted += merged.inserted
+        outcome.updated += merged.updated
+        outcome.table_versions[silver(dataset_name).qualified_name] = merged.table_version
+        return results
+    finally:
+        validated.unpersist()
+
+
+def silver_rows(valid: DataFrame, dataset: Dataset, warn_ids: list[str]) -> DataFrame:
+    """Project validated rows to the silver shape; warnings travel with the row."""
+    warnings = (
+        F.filter(F.col(FAILED_RULES), lambda rule_id: rule_id.isin(*warn_ids)) if warn_ids else F.array()
+    )
+    return valid.select(
+        *silver_columns(dataset, valid.columns),
+        warnings.cast("array<string>").alias(DQ_WARNINGS),
+        F.current_timestamp().alias("_merged_at"),
+    )
+
+
+def write_rule_results(
+    spark: SparkSession, lake: Lake, run_id: str, dataset: str, batch_date: str, results: list[RuleResult]
+) -> None:
+    if not results:
+        return
+    columns = {r.rule_id: r.column for r in load_suite(dataset).rules}
+    rows = [
+        (run_id, dataset, batch_date, r.rule_id, r.severity, columns.get(r.rule_id), r.evaluated, r.failed,
+         r.pass_rate)
+        for r in results
+    ]  # fmt: skip
+    frame = spark.createDataFrame(
+        rows,
+        "run_id string, dataset string, batch_date string, rule_id string, severity string, column string, "
+        "evaluated long, failed long, pass_rate double",
+    ).withColumn("recorded_at", F.current_timestamp())
+    retry_on_conflict(
+        lambda: (
+            frame.write.format("delta")
+            .mode("append")
+            .partitionBy("dataset")
+            .save(lake.table_path(RULE_RESULTS))
+        )
+    )
+
+
+def build_marts(spark: SparkSession, lake: Lake) -> dict[str, int]:
+    """Rebuild the gold marts from silver; returns the table versions written."""
+    source = silver("dossiers")
+    if not table_exists(spark, lake, source):
+        return {}
+    dossiers = spark.read.format("delta").load(lake.table_path(source))
+    target = gold(marts.DOSSIERS_BY_COMMUNE_MONTH)
+    path = lake.table_path(target)
+    marts.dossiers_by_commune_month(dossiers).write.format("delta").mode("overwrite").option(
+        "overwriteSchema", "true"
+    ).save(path)
+    from delta.tables import DeltaTable
+
+    version = DeltaTable.forPath(spark, path).history(1).first()
+    return {target.qualified_name: int(version["version"]) if version else 0}
+
+
+def all_table_refs() -> list:  # type: ignore[type-arg]
+    from jobs.lake import INGESTED_FILES
+
+    refs = [INGESTED_FILES, RULE_RESULTS, gold(marts.DOSSIERS_BY_COMMUNE_MONTH)]
+    for name in DATASETS:
+        refs += [bronze(name), silver(name), quarantine(name)]
+    return refs

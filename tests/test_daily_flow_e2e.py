@@ -1,0 +1,151 @@
+"""End to end: a generated sample through every layer, run twice, checked against its ground truth."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from delta.tables import DeltaTable
+
+from jobs.lake import INGESTED_FILES, RULE_RESULTS, Lake, bronze, gold, quarantine, silver
+from jobs.marts import DOSSIERS_BY_COMMUNE_MONTH
+from jobs.quality import load_suite
+from jobs.sample import generate_sample
+
+pytestmark = pytest.mark.e2e
+DATASETS = ("dossiers", "enterprises")
+
+
+@pytest.fixture(scope="module")
+def sample_run(spark, tmp_path_factory, prefect_harness):
+    from flows.daily import daily_flow
+
+    root = tmp_path_factory.mktemp("e2e-lake")
+    lake = Lake(str(root.resolve()))
+    lake.ensure_layout()
+    manifest_path = root / "_sample" / "manifest.json"
+    generate_sample(
+        Path(lake.landing), manifest_path, days=3, start=dt.date(2025, 6, 29), dossiers_per_day=80,
+        enterprises=60, seed=7, defect_rate=0.06,
+    )  # fmt: skip
+    first = daily_flow(lake_root=str(root))
+    versions_after_first = table_versions(spark, lake)
+    second = daily_flow(lake_root=str(root))
+    return {
+        "lake": lake,
+        "manifest": json.loads(manifest_path.read_text(encoding="utf-8")),
+        "first": first,
+        "second": second,
+        "versions_after_first": versions_after_first,
+    }
+
+
+def table_versions(spark, lake: Lake) -> dict[str, int]:
+    refs = [gold(DOSSIERS_BY_COMMUNE_MONTH), INGESTED_FILES, RULE_RESULTS]
+    refs += [r(d) for d in DATASETS for r in (bronze, silver, quarantine)]
+    return {
+        r.qualified_name: DeltaTable.forPath(spark, lake.table_path(r)).history(1).first()["version"]
+        for r in refs
+    }
+
+
+def delta(spark, lake: Lake, ref):
+    return spark.read.format("delta").load(lake.table_path(ref))
+
+
+def test_first_run_succeeds_and_every_table_is_a_delta_table(sample_run, spark):
+    assert sample_run["first"]["status"] == "succeeded", sample_run["first"]["problems"]
+    lake = sample_run["lake"]
+    for name in table_versions(spark, lake):
+        assert name  # table_versions opened each one as a Delta table
+    assert Path(lake.runs_dir, f"{sample_run['first']['run_id']}.json").is_file()
+
+
+def test_rows_read_equal_bronze_per_file_and_bronze_equals_valid_plus_quarantined(sample_run, spark):
+    lake, manifest = sample_run["lake"], sample_run["manifest"]
+    records_per_file = {f["path"]: f["records"] for f in manifest["files"]}
+    for outcome in sample_run["first"]["datasets"]:
+        assert outcome["conserved"]
+        in_bronze = {
+            r["_source_file"]: r["count"]
+            for r in delta(spark, lake, bronze(outcome["dataset"])).groupBy("_source_file").count().collect()
+        }
+        for file in outcome["files"]:
+            assert file["status"] == "ingested"
+            assert (
+                file["rows_read"]
+                == in_bronze[file["relative_path"]]
+                == records_per_file[file["relative_path"]]
+            )
+        assert outcome["bronze_rows"] == outcome["valid"] + outcome["quarantined"] == sum(in_bronze.values())
+        assert delta(spark, lake, quarantine(outcome["dataset"])).count() == outcome["quarantined"]
+
+
+def test_every_injected_defect_is_caught_by_exactly_its_rule(sample_run, spark):
+    lake, manifest = sample_run["lake"], sample_run["manifest"]
+    for dataset in DATASETS:
+        severity = {r.rule_id: r.severity for r in load_suite(dataset).rules}
+        defects = [d for d in manifest["defects"] if d["dataset"] == dataset]
+        assert defects, f"the sample injected no {dataset} defects"
+        quarantined = {
+            (r["_source_file"], r["_source_row"]): sorted(r["rule_ids"])
+            for r in delta(spark, lake, quarantine(dataset)).collect()
+        }
+        warned = {
+            (r["_source_file"], r["_source_row"]): sorted(r["_dq_warnings"])
+            for r in delta(spark, lake, silver(dataset)).where("size(_dq_warnings) > 0").collect()
+        }
+        for defect in defects:
+            where = (defect["file"], defect["record_index"])
+            found = quarantined if severity[defect["rule_id"]] != "warn" else warned
+            assert found.get(where) == [defect["rule_id"]], f"{defect['defect']} at {where}"
+        # Precision: no rule fired on a record the manifest does not list.
+        outcome = next(d for d in sample_run["first"]["datasets"] if d["dataset"] == dataset)
+        assert outcome["rule_failures"] == dict(Counter(d["rule_id"] for d in defects))
+
+
+def test_second_run_ingests_nothing_and_writes_no_table_version(sample_run, spark):
+    second = sample_run["second"]
+    assert second["status"] == "succeeded", second["problems"]
+    for outcome in second["datasets"]:
+        assert outcome["status"] == "nothing-new"
+        assert {f["status"] for f in outcome["files"]} == {"skipped"}
+    assert table_versions(spark, sample_run["lake"]) == sample_run["versions_after_first"]
+
+
+def test_gold_equals_an_independent_recomputation_from_the_delivered_files(sample_run, spark):
+    lake, manifest = sample_run["lake"], sample_run["manifest"]
+    severity = {r.rule_id: r.severity for r in load_suite("dossiers").rules}
+    quarantined = {
+        (d["file"], d["record_index"]) for d in manifest["defects"]
+        if d["dataset"] == "dossiers" and severity[d["rule_id"]] != "warn"
+    }  # fmt: skip
+    latest: dict[str, tuple] = {}
+    for file in sorted(f["path"] for f in manifest["files"] if f["dataset"] == "dossiers"):
+        lines = Path(lake.landing, file).read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines, start=1):
+            if (file, number) in quarantined:
+                continue
+            record = json.loads(line)
+            version = (record["NgayCapNhat"], file, number)
+            if record["MaHoSo"] not in latest or version > latest[record["MaHoSo"]][0]:
+                latest[record["MaHoSo"]] = (version, record)
+    expected: Counter = Counter()
+    for _, record in latest.values():
+        commune = record["MaXa"]
+        received_month = f"{record['NgayTiepNhan'][:4]}-{record['NgayTiepNhan'][4:6]}-01"
+        expected[(commune, received_month, "received")] += 1
+        expected[(commune, received_month, "received_online")] += record["KenhThucHien"] == "2"
+        if record["TrangThaiHoSo"] in ("9", "10") and record["NgayKetThucXuLy"]:
+            finished_month = f"{record['NgayKetThucXuLy'][:4]}-{record['NgayKetThucXuLy'][4:6]}-01"
+            expected[(commune, finished_month, "finished")] += 1
+            on_time = bool(record["NgayHenTra"]) and record["NgayKetThucXuLy"] <= record["NgayHenTra"]
+            expected[(commune, finished_month, "finished_on_time")] += on_time
+    actual: Counter = Counter()
+    for row in delta(spark, lake, gold(DOSSIERS_BY_COMMUNE_MONTH)).collect():
+        for measure in ("received", "received_online", "finished", "finished_on_time"):
+            actual[(row["commune_code"], row["month"].isoformat(), measure)] += row[measure]
+    assert +actual == +expected
