@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -149,6 +150,12 @@ def config(lake: LakeOption = None) -> None:
     """Print the effective configuration (secrets masked)."""
     for key, value in _settings(lake).as_display_dict().items():
         console.print(f"{key:20} {value}")
+
+
+# Each area's commands live in their own module, exposing `register(app: typer.Typer) -> None`.
+COMMAND_MODULES: tuple[str, ...] = ()
+for _module_name in COMMAND_MODULES:
+    importlib.import_module(_module_name).register(app)
 
 
 def main() -> None:

@@ -9,9 +9,9 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from pyspark import StorageLevel
-from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs import ledger, marts
@@ -28,9 +28,10 @@ from jobs.quality import (
     has_any,
     load_suite,
     parseable_rule,
-    rule_count_columns,
+    quarantine_rule_ids,
     rule_results,
-    with_failed_rules,
+    validate_in_one_pass,
+    warn_rule_ids,
 )
 from jobs.quarantine import quarantine_rows, write_quarantine
 from jobs.readers import FileRejected, discover_deliveries, read_delivery
@@ -146,6 +147,7 @@ def process(
     for delivery_date in sorted(pending):
         results = process_batch(spark, lake, dataset_name, pending[delivery_date], run_id, key, outcome)
         write_rule_results(spark, lake, run_id, dataset_name, delivery_date, results)
+        outcome.rule_results += rule_result_records(dataset_name, delivery_date, results)
         if outcome.status == "blocked":
             log.error(
                 "[%s] batch %s held in bronze: %s", dataset_name, delivery_date, outcome.blocked_reasons
@@ -172,24 +174,12 @@ def process_batch(
     dataset = get_dataset(dataset_name)
     suite = load_suite(dataset_name)
     rules = [parseable_rule(dataset_name), *suite.row_rules]
-    quarantine_ids = [r.rule_id for r in rules if r.severity in ("quarantine", "fail")]
-    warn_ids = [r.rule_id for r in rules if r.severity == "warn"]
+    quarantine_ids, warn_ids = quarantine_rule_ids(rules), warn_rule_ids(rules)
 
     batch = standardise(read_batch(spark, lake, dataset_name, hashes), dataset, key)
-    observation = Observation()
-    validated = (
-        with_failed_rules(batch, rules)
-        .observe(
-            observation,
-            *rule_count_columns(rules),
-            F.sum(has_any(quarantine_ids).cast("long")).alias("_quarantined"),
-            F.sum((has_any(warn_ids) & ~has_any(quarantine_ids)).cast("long")).alias("_warned"),
-        )
-        .persist(StorageLevel.MEMORY_AND_DISK)
-    )
+    with timed(outcome, "standardise+validate"):
+        validated, observation = validate_in_one_pass(batch, rules)
     try:
-        with timed(outcome, "standardise+validate"):
-            validated.count()  # the one pass: materialises the batch and fills the observation
         counts = observation.get
         results = rule_results(rules, counts) + dataset_rule_results(suite.dataset_rules, counts["rows"])
         outcome.bronze_rows += int(counts["rows"])
@@ -233,6 +223,27 @@ def silver_rows(valid: DataFrame, dataset: Dataset, warn_ids: list[str]) -> Data
         warnings.cast("array<string>").alias(DQ_WARNINGS),
         F.current_timestamp().alias("_merged_at"),
     )
+
+
+def rule_result_records(dataset: str, batch_date: str, results: list[RuleResult]) -> list[dict[str, Any]]:
+    rules = {r.rule_id: r for r in load_suite(dataset).rules}
+    records = []
+    for result in results:
+        rule = rules.get(result.rule_id)
+        records.append(
+            {
+                "batch_date": batch_date,
+                "rule_id": result.rule_id,
+                "severity": result.severity,
+                "column": rule.column if rule else None,
+                "evaluated": result.evaluated,
+                "failed": result.failed,
+                "pass_rate": round(result.pass_rate, 6),
+                "message_vi": rule.message_vi if rule else "",
+                "message_en": rule.message_en if rule else result.message_en,
+            }
+        )
+    return records
 
 
 def write_rule_results(

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame, Observation, Window
 from pyspark.sql import functions as F
 
 from jobs import identifiers, reference_data
@@ -299,3 +300,33 @@ def blocking_failures(results: Sequence[RuleResult], rules: Sequence[Rule]) -> l
                 f"(pass rate {result.pass_rate:.1%} < required {mostly:.0%}) — {rule.message_en}"
             )
     return reasons
+
+
+def quarantine_rule_ids(rules: Sequence[Rule]) -> list[str]:
+    return [r.rule_id for r in rules if r.severity in ("quarantine", "fail")]
+
+
+def warn_rule_ids(rules: Sequence[Rule]) -> list[str]:
+    return [r.rule_id for r in rules if r.severity == "warn"]
+
+
+def validate_in_one_pass(df: DataFrame, rules: Sequence[Rule]) -> tuple[DataFrame, Observation]:
+    """Flag every row with its failed rules and count per rule, in one materialisation.
+
+    Returns the flagged rows, persisted so the quarantine write and the merge reuse them, and the
+    observation holding `rows`, one count per rule, `_quarantined` and `_warned`. The caller unpersists.
+    """
+    quarantining, warning = has_any(quarantine_rule_ids(rules)), has_any(warn_rule_ids(rules))
+    observation = Observation()
+    validated = (
+        with_failed_rules(df, rules)
+        .observe(
+            observation,
+            *rule_count_columns(rules),
+            F.sum(quarantining.cast("long")).alias("_quarantined"),
+            F.sum((warning & ~quarantining).cast("long")).alias("_warned"),
+        )
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    validated.count()  # the one pass: materialises the rows and fills the observation
+    return validated, observation

@@ -43,6 +43,9 @@ class DatasetOutcome:
     inserted: int = 0
     updated: int = 0
     rule_failures: dict[str, int] = field(default_factory=dict)
+    # One entry per rule per batch: batch_date, rule_id, severity, column, evaluated, failed, pass_rate,
+    # message_vi, message_en. Counts only: never a data value.
+    rule_results: list[dict[str, Any]] = field(default_factory=list)
     blocked_reasons: list[str] = field(default_factory=list)
     error: str | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)

@@ -80,7 +80,11 @@ def build_spark(settings: Settings, app_name: str = "govlake") -> SparkSession:
 
 def record_resolved_jars(spark: SparkSession) -> list[str]:
     """Remember the jars Spark's resolver fetched for Delta, so later sessions skip resolution."""
-    jars = [j.removeprefix("file://").removeprefix("file:") for j in spark.conf.get("spark.jars", "").split(",") if j]
+    jars = [
+        j.removeprefix("file://").removeprefix("file:")
+        for j in spark.conf.get("spark.jars", "").split(",")
+        if j
+    ]
     RESOLVED_JARS_FILE.write_text("\n".join([DELTA_MAVEN_COORDINATE, *jars]) + "\n", encoding="utf-8")
     return jars
 

@@ -62,24 +62,26 @@ def dossier_row(code: str, note: str | None) -> tuple:
             OTHER_TAX_CODE_LIKE_MOBILE, 150000000, note)  # fmt: skip
 
 
-def write_delta(spark, rows: list[tuple], path: Path) -> Path:
-    spark.createDataFrame(rows, DOSSIER_SCHEMA).coalesce(1).write.format("delta").save(str(path))
-    (data_file,) = path.glob("part-*.parquet")
+def write_delta(spark, rows: list[tuple], path: Path, **options: str) -> Path:
+    """Write (or append to) a Delta table in one data file and return that file."""
+    files_before = set(path.glob("part-*.parquet"))
+    writer = spark.createDataFrame(rows, DOSSIER_SCHEMA).coalesce(1).write.format("delta").options(**options)
+    writer.mode("append").save(str(path))
+    (data_file,) = set(path.glob("part-*.parquet")) - files_before
     return data_file
 
 
 def test_finds_identifiers_in_delta_data_files_and_in_the_delta_log_statistics(spark, tmp_path):
     table = tmp_path / "lake" / "silver" / "dossiers"
-    data_file = write_delta(
-        spark,
-        [
-            dossier_row("HS-1", "Hồ sơ đầy đủ, ngày 0.912345678"),
-            dossier_row("HS-2", "Gọi lại 0912 345 678"),
-            dossier_row("HS-3", "CCCD 074123456789 sai ngày sinh"),
-            dossier_row("HS-4", "email an.nguyen@gmail.com"),
-        ],
-        table,
-    )
+    rows = [
+        dossier_row("HS-1", "Hồ sơ đầy đủ, ngày 0.912345678"),
+        dossier_row("HS-2", "Gọi lại 0912 345 678"),
+        dossier_row("HS-3", "CCCD 074123456789 sai ngày sinh"),
+        dossier_row("HS-4", "email an.nguyen@gmail.com"),
+    ]
+    # A checkpoint after every commit: checkpoints repeat the statistics, as JSON text and as columns.
+    data_file = write_delta(spark, rows, table, **{"delta.checkpointInterval": "1"})
+    write_delta(spark, [dossier_row("HS-5", "Hồ sơ bổ sung")], table)
     findings = scan_for_pii([tmp_path / "lake"])
 
     assert locations(findings, data_file) == {
@@ -88,21 +90,25 @@ def test_finds_identifiers_in_delta_data_files_and_in_the_delta_log_statistics(s
         ("column note, row 3", "email", "a***@gmail.com"),
     }
     # Delta keeps min/max of each column per file: the smallest and largest notes are leaks too.
-    commit = table / "_delta_log" / "00000000000000000000.json"
-    commit_findings = locations(findings, commit)
+    log = table / "_delta_log"
+    commit_findings = locations(findings, log / "00000000000000000000.json")
     assert {(kind, location.split(", ", 1)[1]) for location, kind, _ in commit_findings} == {
         ("cccd", "$.add.stats > $.minValues.note"),
         ("email", "$.add.stats > $.maxValues.note"),
     }
     assert all(location.startswith("line ") for location, _, _ in commit_findings)
-    checksum_findings = locations(findings, table / "_delta_log" / "00000000000000000000.crc")
+    checksum_findings = locations(findings, log / "00000000000000000000.crc")
     assert ("line 1, $.allFiles[0].stats > $.minValues.note", "cccd", "*********789") in checksum_findings
-    # Nothing else: not the tax codes shaped like mobile numbers, the fee, the pseudonym, hash or run id.
-    assert {f.file for f in findings} <= {
-        data_file,
-        commit,
-        table / "_delta_log" / "00000000000000000000.crc",
+    checkpoint_paths = {
+        (kind, location.split(", ", 2)[2])
+        for location, kind, _ in locations(findings, log / "00000000000000000001.checkpoint.parquet")
     }
+    assert {
+        ("cccd", "$.stats > $.minValues.note"),
+        ("cccd", "$.stats_parsed.minValues.note"),
+    } <= checkpoint_paths
+    # Nothing else: not the tax codes shaped like mobile numbers, the fee, the pseudonym, hash or run id.
+    assert all("note" in f.location for f in findings)
     assert_no_raw_value(findings)
 
 
