@@ -55,6 +55,9 @@ def configure_for_machine(builder: SparkSession.Builder, settings: Settings) -> 
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.adaptive.enabled", "true")
+        # Pseudonyms are HMACs built from Spark built-ins, so the key's pads (128 hex characters) are
+        # literals in query plans: redact them from explain output, the UI and event logs.
+        .config("spark.sql.redaction.string.regex", "(?i)[0-9a-f]{128}")
     )
     if settings.spark_master.startswith("local"):
         # Local mode binds to loopback only and lets the driver heap be set before the JVM starts.

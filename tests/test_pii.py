@@ -199,7 +199,7 @@ def test_corrupt_key_file_fails_without_echoing_its_content(tmp_path):
     assert "7777" not in str(raised.value)
 
 
-def test_remote_lake_needs_a_configured_key(tmp_path):
+def test_remote_lake_needs_a_configured_key():
     with pytest.raises(PiiKeyError, match="GOVLAKE_PII_KEY"):
         load_or_create_key("s3a://govlake/lake", None, None)
     assert load_or_create_key("s3a://govlake/lake", SECRET.hex(), None).reveal_secret_bytes() == SECRET
