@@ -153,7 +153,7 @@ def config(lake: LakeOption = None) -> None:
 
 
 # Each area's commands live in their own module, exposing `register(app: typer.Typer) -> None`.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("flows.pii_cli",)
 for _module_name in COMMAND_MODULES:
     importlib.import_module(_module_name).register(app)
 

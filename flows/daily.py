@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -15,6 +16,7 @@ from flows.runtime import get_runtime
 from jobs import pipeline
 from jobs.datasets import DATASETS
 from jobs.merge import is_write_conflict
+from jobs.pii_scan import default_scan_roots, files_changed_since, scan_for_pii
 from jobs.runs import VIETNAM, DatasetOutcome, RunSummary, new_run_id
 
 
@@ -76,6 +78,7 @@ def _artifact_markdown(summary: RunSummary) -> str:
 @flow(name="govlake-daily", log_prints=True)
 def daily_flow(datasets: list[str] | None = None, lake_root: str | None = None) -> dict[str, Any]:
     """Landing → bronze → silver/quarantine for each dataset (concurrently), then gold and the summary."""
+    run_started_epoch = time.time()
     logger = get_run_logger()
     logging.getLogger("jobs").setLevel(logging.INFO)  # stage progress from jobs/ shows in the flow's log
     rt = get_runtime(lake_root)
@@ -108,6 +111,12 @@ def daily_flow(datasets: list[str] | None = None, lake_root: str | None = None) 
     else:
         summary.marts["skipped"] = "silver unchanged"
 
+    started = time.perf_counter()
+
+    if rt.lake.is_local:
+        roots = default_scan_roots(Path(rt.lake.root))
+        summary.pii_findings = [str(f) for f in scan_for_pii(files_changed_since(roots, run_started_epoch))]
+        summary.stage_seconds["pii_scan"] = round(time.perf_counter() - started, 3)
     rt.register_tables()
     summary.finish()
     path = summary.write(rt.lake.runs_dir)

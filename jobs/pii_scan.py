@@ -452,3 +452,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def files_changed_since(roots: Sequence[Path], since_epoch_s: float) -> list[Path]:
+    """Files under the roots written at or after a moment: what one run added, so its scan stays small."""
+    changed = []
+    for root in roots:
+        if root.is_file():
+            candidates: Iterable[Path] = [root]
+        elif root.is_dir():
+            candidates = (p for p in root.rglob("*") if p.is_file())
+        else:
+            continue
+        changed += [p for p in candidates if p.stat().st_mtime >= since_epoch_s]
+    return sorted(changed)

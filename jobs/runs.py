@@ -78,6 +78,8 @@ class RunSummary:
     marts: dict[str, Any] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    # Masked descriptions of raw identifiers found in non-raw zones by the end-of-run scan.
+    pii_findings: list[str] = field(default_factory=list)
 
     def dataset(self, name: str) -> DatasetOutcome:
         return next(d for d in self.datasets if d.dataset == name)
@@ -99,6 +101,7 @@ class RunSummary:
                 self.problems.append(f"{outcome.dataset}: failed: {outcome.error}")
             if outcome.status in ("ok",) and not outcome.conserved:
                 self.problems.append(f"{outcome.dataset}: row conservation violated")
+        self.problems += [f"raw identifier outside bronze: {finding}" for finding in self.pii_findings]
         if self.marts.get("error"):
             self.problems.append(f"gold: failed: {self.marts['error']}")
         self.status = "failed" if self.problems else "succeeded"

@@ -149,3 +149,21 @@ def test_gold_equals_an_independent_recomputation_from_the_delivered_files(sampl
         for measure in ("received", "received_online", "finished", "finished_on_time"):
             actual[(row["commune_code"], row["month"].isoformat(), measure)] += row[measure]
     assert +actual == +expected
+
+
+def test_no_raw_identifier_outside_bronze_and_bronze_still_has_them(sample_run):
+    from jobs.pii_scan import default_scan_roots, scan_for_pii
+
+    lake_root = Path(sample_run["lake"].root)
+    assert sample_run["first"]["pii_findings"] == []
+    assert scan_for_pii(default_scan_roots(lake_root)) == []
+    # The scanner is not blind: the raw zone it skips does hold identifiers.
+    assert scan_for_pii([lake_root / "bronze"])
+
+
+def test_raw_zones_are_owner_only(sample_run):
+    import stat
+
+    for zone in ("landing", "bronze", "_private"):
+        mode = stat.S_IMODE(Path(sample_run["lake"].root, zone).stat().st_mode)
+        assert mode == 0o700, f"{zone} is {oct(mode)}"
