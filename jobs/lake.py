@@ -113,3 +113,11 @@ def register_tables(spark: SparkSession, lake: Lake, refs: list[TableRef]) -> li
         spark.sql(f"CREATE TABLE IF NOT EXISTS {ref.qualified_name} USING DELTA LOCATION '{location}'")
         registered.append(ref.qualified_name)
     return registered
+
+
+def current_version(spark: SparkSession, path: str) -> int:
+    """The latest committed version of a Delta table."""
+    from delta.tables import DeltaTable
+
+    latest = DeltaTable.forPath(spark, path).history(1).select("version").first()
+    return int(latest["version"]) if latest else 0

@@ -59,6 +59,8 @@ def configure_for_machine(builder: SparkSession.Builder, settings: Settings) -> 
         # literals in query plans: redact them from explain output, the UI and event logs.
         .config("spark.sql.redaction.string.regex", "(?i)[0-9a-f]{128}")
     )
+    log_config = Path(__file__).with_name("log4j2.properties")
+    builder = builder.config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{log_config}")
     if settings.spark_master.startswith("local"):
         # Local mode binds to loopback only and lets the driver heap be set before the JVM starts.
         builder = (

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 from delta.tables import DeltaTable
+from typer.testing import CliRunner
 
+from flows.cli import app
 from jobs.lake import INGESTED_FILES, RULE_RESULTS, Lake, bronze, gold, quarantine, silver
 from jobs.marts import DOSSIERS_BY_COMMUNE_MONTH
 from jobs.quality import load_suite
@@ -34,12 +36,23 @@ def sample_run(spark, tmp_path_factory, prefect_harness):
     first = daily_flow(lake_root=str(root))
     versions_after_first = table_versions(spark, lake)
     second = daily_flow(lake_root=str(root))
+    versions_after_second = table_versions(spark, lake)
+    # A third delivery day brings only files that cannot be taken in; the CLI must say so and exit 1.
+    bad_day = Path(lake.landing, "so-khdt", "enterprises", "2025-07-02")
+    bad_day.mkdir(parents=True)
+    (bad_day / "dangky_doanhnghiep_202507.xlsx").write_bytes(b"PK\x03\x04 this is not a workbook")
+    dossier_day = Path(lake.landing, "cong-dvc", "dossiers", "2025-07-02")
+    dossier_day.mkdir(parents=True)
+    (dossier_day / "hoso_20250702.jsonl").write_text('{"MaHoSo": "X-1", "NgayCapNhat": "20250702080000"}\n')
+    third_cli = CliRunner().invoke(app, ["run", "--lake", str(root)])
     return {
         "lake": lake,
         "manifest": json.loads(manifest_path.read_text(encoding="utf-8")),
         "first": first,
         "second": second,
         "versions_after_first": versions_after_first,
+        "versions_after_second": versions_after_second,
+        "third_cli": third_cli,
     }
 
 
@@ -167,3 +180,32 @@ def test_raw_zones_are_owner_only(sample_run):
     for zone in ("landing", "bronze", "_private"):
         mode = stat.S_IMODE(Path(sample_run["lake"].root, zone).stat().st_mode)
         assert mode == 0o700, f"{zone} is {oct(mode)}"
+
+
+def test_unreadable_files_are_rejected_with_path_and_reason_and_the_run_exits_1(sample_run, spark):
+    result = sample_run["third_cli"]
+    assert result.exit_code == 1, result.output
+    output = " ".join(result.output.split())
+    assert "so-khdt/enterprises/2025-07-02/dangky_doanhnghiep_202507.xlsx" in output
+    assert "not a readable XLSX workbook" in output
+    assert "required column(s) missing: procedure_code" in output
+    lake = sample_run["lake"]
+    latest = max(Path(lake.runs_dir).glob("*.json"))
+    summary = json.loads(latest.read_text(encoding="utf-8"))
+    assert summary["status"] == "failed" and len(summary["problems"]) == 2
+    # Files stay in landing; no data table changed, only the ingested-file ledger recorded the rejections.
+    assert Path(lake.landing, "so-khdt/enterprises/2025-07-02/dangky_doanhnghiep_202507.xlsx").is_file()
+    changed = {
+        name for name, version in table_versions(spark, lake).items()
+        if version != sample_run["versions_after_second"][name]
+    }  # fmt: skip
+    assert changed == {INGESTED_FILES.qualified_name}
+
+
+def test_sql_command_queries_registered_tables(sample_run):
+    result = CliRunner().invoke(
+        app, ["sql", "SELECT count(*) AS n FROM silver.dossiers", "--lake", sample_run["lake"].root]
+    )
+    assert result.exit_code == 0, result.output
+    silver_count = sum(d["inserted"] for d in sample_run["first"]["datasets"] if d["dataset"] == "dossiers")
+    assert str(silver_count) in result.output
