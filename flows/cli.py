@@ -132,15 +132,14 @@ def sql(
 @app.command()
 def tables(lake: LakeOption = None) -> None:
     """List the lake's tables with row counts and current versions."""
-    from delta.tables import DeltaTable
-
     from flows.runtime import get_runtime
+    from jobs.lake import current_version
 
     rt = get_runtime(lake)
     table = Table("table", "rows", "version", "location")
     for name in rt.register_tables():
         location = rt.spark.sql(f"DESCRIBE DETAIL {name}").first()["location"]  # type: ignore[index]
-        version = DeltaTable.forPath(rt.spark, location).history(1).first()["version"]  # type: ignore[index]
+        version = current_version(rt.spark, location)
         table.add_row(name, str(rt.spark.table(name).count()), str(version), location)
     console.print(table)
 

@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 from jobs import ledger, marts
 from jobs.bronze import read_batch, write_file_to_bronze
 from jobs.datasets import DATASETS, Dataset, get_dataset
-from jobs.lake import RULE_RESULTS, Lake, bronze, gold, quarantine, silver, table_exists
+from jobs.lake import RULE_RESULTS, Lake, bronze, current_version, gold, quarantine, silver, table_exists
 from jobs.merge import retry_on_conflict, upsert_latest
 from jobs.pii import PiiKey
 from jobs.quality import (
@@ -108,6 +108,9 @@ def ingest(spark: SparkSession, lake: Lake, dataset_name: str, run_id: str, outc
         )
         log.info("[%s] ingested %s: %d records", dataset_name, delivery.relative_path, written)
     ledger.record(spark, lake, entries)
+    if any(f.status == "ingested" for f in outcome.files):
+        ref = bronze(dataset_name)
+        outcome.table_versions[ref.qualified_name] = current_version(spark, lake.table_path(ref))
 
 
 def _ledger_entry(
@@ -198,6 +201,8 @@ def process_batch(
         with timed(outcome, "quarantine"):
             failed = validated.where(has_any(quarantine_ids))
             write_quarantine(spark, lake, quarantine_rows(failed, dataset, rules, run_id), dataset_name)
+            ref = quarantine(dataset_name)
+            outcome.table_versions[ref.qualified_name] = current_version(spark, lake.table_path(ref))
         with timed(outcome, "merge"):
             merged = upsert_latest(
                 spark,
@@ -283,10 +288,7 @@ def build_marts(spark: SparkSession, lake: Lake) -> dict[str, int]:
     marts.dossiers_by_commune_month(dossiers).write.format("delta").mode("overwrite").option(
         "overwriteSchema", "true"
     ).save(path)
-    from delta.tables import DeltaTable
-
-    version = DeltaTable.forPath(spark, path).history(1).first()
-    return {target.qualified_name: int(version["version"]) if version else 0}
+    return {target.qualified_name: current_version(spark, path)}
 
 
 def all_table_refs() -> list:  # type: ignore[type-arg]
