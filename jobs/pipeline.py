@@ -34,7 +34,7 @@ from jobs.quality import (
     warn_rule_ids,
 )
 from jobs.quarantine import quarantine_rows, write_quarantine
-from jobs.readers import FileRejected, discover_deliveries, read_delivery
+from jobs.readers import Delivery, FileRejected, discover_deliveries, read_delivery
 from jobs.runs import DatasetOutcome, FileOutcome
 from jobs.standardise import silver_columns, standardise
 
@@ -114,8 +114,14 @@ def ingest(spark: SparkSession, lake: Lake, dataset_name: str, run_id: str, outc
 
 
 def _ledger_entry(
-    delivery, run_id, status, reason=None, rows=None, encoding=None, extra=None
-) -> ledger.LedgerEntry:  # type: ignore[no-untyped-def]
+    delivery: Delivery,
+    run_id: str,
+    status: str,
+    reason: str | None = None,
+    rows: int | None = None,
+    encoding: str | None = None,
+    extra: list[str] | None = None,
+) -> ledger.LedgerEntry:
     return ledger.LedgerEntry(
         dataset=delivery.dataset,
         file_sha256=delivery.sha256,
