@@ -31,8 +31,18 @@ sample: install
 run: sample
 	$(BIN)/govlake run
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest
+
+# Headless Chromium for the run report's browser test (Debian packages; sudo only when not root). If it cannot
+# be installed the build goes on and that test says why: it fails when CI is set and is skipped elsewhere.
+.PHONY: browser
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver || \
+	  echo "warning: chromium could not be installed; the report's browser test will say so" >&2; }
 
 lint: install
 	$(BIN)/ruff check jobs flows tests
@@ -41,3 +51,26 @@ lint: install
 
 clean:
 	rm -rf $(VENV) lake/landing lake/bronze lake/silver lake/gold lake/quarantine lake/_quality lake/_reports lake/_ops
+
+# Data Docs pages load their scripts, styles and fonts from CDNs; these exact npm packages (listed by
+# jobs/data_docs.py) are unpacked once so the pages work with no Internet access. Needs npm.
+DATADOCS_ASSETS := .cache/datadocs-assets
+.PHONY: datadocs-assets
+datadocs-assets: $(INSTALLED)
+	mkdir -p $(DATADOCS_ASSETS)/tarballs
+	set -e; for spec in $$($(BIN)/python -m jobs.data_docs --npm-packages); do \
+	  if [ ! -f "$(DATADOCS_ASSETS)/$$spec/package.json" ]; then \
+	    tarball=$$(cd $(DATADOCS_ASSETS)/tarballs && npm pack --silent "$$spec" | tail -n 1); \
+	    mkdir -p "$(DATADOCS_ASSETS)/$$spec"; \
+	    tar -xzf "$(DATADOCS_ASSETS)/tarballs/$$tarball" -C "$(DATADOCS_ASSETS)/$$spec" --strip-components=1; \
+	    rm -f "$(DATADOCS_ASSETS)/tarballs/$$tarball"; \
+	  fi; \
+	done
+	GOVLAKE_DATADOCS_ASSETS=$(DATADOCS_ASSETS) $(BIN)/python -m jobs.data_docs --check-assets
+
+# Validation cost on this machine, side by side: govlake's one pass, Great Expectations alone and the bare
+# aggregation (benchmarks/README.md). BENCH_ROWS=1000000 for the short run.
+BENCH_ROWS ?= 1000000 5000000
+.PHONY: bench-validation
+bench-validation: datadocs-assets
+	nice -n 10 $(BIN)/python benchmarks/validation.py --rows $(BENCH_ROWS)

@@ -14,9 +14,11 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.runtime import get_runtime
 from jobs import pipeline
-from jobs.datasets import DATASETS
+from jobs.backfill import landing_for_dates
+from jobs.datasets import DATASETS, get_dataset
 from jobs.merge import is_write_conflict
 from jobs.pii_scan import default_scan_roots, files_changed_since, scan_for_pii
+from jobs.report import build_report
 from jobs.runs import VIETNAM, DatasetOutcome, RunSummary, new_run_id
 
 
@@ -38,11 +40,17 @@ TASK_OPTIONS: dict[str, Any] = {
 
 
 @task(name="ingest", task_run_name="ingest-{dataset}", **TASK_OPTIONS)
-def ingest_task(dataset: str, run_id: str, lake_root: str | None) -> DatasetOutcome:
+def ingest_task(
+    dataset: str, run_id: str, lake_root: str | None, delivery_dates: list[str] | None = None
+) -> DatasetOutcome:
     rt = get_runtime(lake_root)
     outcome = DatasetOutcome(dataset)
-    with pipeline.timed(outcome, "ingest"):
-        pipeline.ingest(rt.spark, rt.lake, dataset, run_id, outcome)
+    contracts = [get_dataset(dataset).contract]
+    with (
+        pipeline.timed(outcome, "ingest"),
+        landing_for_dates(rt.lake, contracts, delivery_dates, f"{run_id}-{dataset}") as lake,
+    ):
+        pipeline.ingest(rt.spark, lake, dataset, run_id, outcome)
     return outcome
 
 
@@ -76,8 +84,13 @@ def _artifact_markdown(summary: RunSummary) -> str:
 
 
 @flow(name="govlake-daily", log_prints=True)
-def daily_flow(datasets: list[str] | None = None, lake_root: str | None = None) -> dict[str, Any]:
-    """Landing → bronze → silver/quarantine for each dataset (concurrently), then gold and the summary."""
+def daily_flow(
+    datasets: list[str] | None = None, lake_root: str | None = None, delivery_dates: list[str] | None = None
+) -> dict[str, Any]:
+    """Landing → bronze → silver/quarantine for each dataset (concurrently), then gold and the summary.
+
+    `delivery_dates` limits ingestion to those landing date folders (backfill); by default every folder.
+    """
     run_started_epoch = time.time()
     logger = get_run_logger()
     logging.getLogger("jobs").setLevel(logging.INFO)  # stage progress from jobs/ shows in the flow's log
@@ -86,10 +99,13 @@ def daily_flow(datasets: list[str] | None = None, lake_root: str | None = None) 
     summary = RunSummary(run_id, dt.datetime.now(VIETNAM).isoformat(timespec="seconds"), rt.lake.root)
     names = datasets or list(DATASETS)
     logger.info("run %s over %s: %s", run_id, rt.lake.root, ", ".join(names))
+    if delivery_dates is not None:
+        logger.info("run %s limited to delivery dates %s", run_id, ", ".join(delivery_dates))
 
     started = time.perf_counter()
     futures = [
-        process_task.submit(ingest_task.submit(name, run_id, lake_root), run_id, lake_root) for name in names
+        process_task.submit(ingest_task.submit(name, run_id, lake_root, delivery_dates), run_id, lake_root)
+        for name in names
     ]
     for name, future in zip(names, futures, strict=True):
         try:
@@ -120,7 +136,16 @@ def daily_flow(datasets: list[str] | None = None, lake_root: str | None = None) 
     rt.register_tables()
     summary.finish()
     path = summary.write(rt.lake.runs_dir)
-    create_markdown_artifact(_artifact_markdown(summary), key="govlake-run-summary", description=str(path))
+    description = f"summary {path}; report not built (remote lake: run `govlake report` on a local copy)"
+    try:
+        if rt.lake.is_local:
+            report_path = build_report(rt.lake.root, run_id)
+            logger.info("run report at %s", report_path)
+            description = f"summary {path}; report {report_path}"
+    except Exception as error:  # the run's data and ledger are already written: a report fault is only logged
+        logger.error("run report not built: %s: %s", type(error).__name__, error)
+        description = f"summary {path}; report not built ({type(error).__name__})"
+    create_markdown_artifact(_artifact_markdown(summary), key="govlake-run-summary", description=description)
     logger.info("run %s %s in %.1fs; summary at %s", run_id, summary.status, summary.duration_s or 0, path)
     return summary.to_dict()
 

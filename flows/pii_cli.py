@@ -29,3 +29,38 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"{len(findings)} possible raw identifier(s) found under {scanned}", err=True)
             raise typer.Exit(1)
         typer.echo(f"no raw identifier found under {scanned}")
+
+    @app.command("rotate-key")
+    def rotate_key_command(
+        lake: Annotated[str | None, typer.Option("--lake", help="Lake root")] = None,
+        yes: Annotated[
+            bool, typer.Option("--yes", help="Confirm: silver and gold are rebuilt from bronze")
+        ] = False,
+        external_key_replaced: Annotated[
+            bool, typer.Option(help="The key comes from GOVLAKE_PII_KEY(_FILE) and was replaced there")
+        ] = False,
+    ) -> None:
+        """Rotate the pseudonymisation key: new key, silver and gold rebuilt from bronze with it."""
+        from flows.daily import daily_flow
+        from flows.runtime import get_runtime
+        from jobs.rotation import RotationRefused, reopen_and_delete_derived, rotate_key
+
+        if not yes:
+            typer.echo("rotation deletes silver and gold (with their history) and rebuilds them: add --yes")
+            raise typer.Exit(2)
+        rt = get_runtime(lake)
+        try:
+            if external_key_replaced:
+                deleted = reopen_and_delete_derived(rt.spark, rt.lake)
+                typer.echo(f"rebuilding {len(deleted)} tables with the replaced external key")
+            else:
+                outcome = rotate_key(rt.spark, rt.lake, rt.settings)
+                typer.echo(f"key {outcome.old_key_id} retired, new key {outcome.new_key_id}; rebuilding")
+        except RotationRefused as refusal:
+            typer.echo(f"rotation refused: {refusal}", err=True)
+            raise typer.Exit(2) from None
+        rt.forget_pii_key()
+        summary = daily_flow(lake_root=lake)
+        typer.echo(f"rebuild run {summary['run_id']}: {summary['status']}")
+        if summary["status"] != "succeeded":
+            raise typer.Exit(1)

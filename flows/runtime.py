@@ -29,6 +29,10 @@ class Runtime:
     def pii_key(self) -> PiiKey:
         return load_or_create_key(self.lake.root, self.settings.pii_key_hex, self.settings.pii_key_file)
 
+    def forget_pii_key(self) -> None:
+        """After a key rotation: the next use reads the new key."""
+        vars(self).pop("pii_key", None)
+
     def register_tables(self) -> list[str]:
         from jobs.pipeline import all_table_refs
 

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
 PII_KINDS = ("citizen_id", "phone", "email", "name")
 FIELD_TYPES = ("string", "int", "double", "timestamp", "date", "boolean")
+# How silver keeps a dataset: "latest" holds one row per key (the newest version wins); "scd2" keeps every
+# state of the tracked columns as a window valid_from..valid_to with one current row per key.
+HISTORY_MODES = ("latest", "scd2")
 
 
 class ContractError(ValueError):
@@ -37,6 +43,24 @@ class Field:
 
 
 @dataclass(frozen=True)
+class SoftEnd:
+    """How a source says a record reached its end (withdrawn, dissolved).
+
+    Silver keeps such a record with `flag_column` true; no merge ever deletes a silver row, so the history
+    before the end stays queryable.
+    """
+
+    flag_column: str
+    status_column: str
+    status_values: tuple[str | int, ...]
+    meaning: str = ""
+
+    def flag(self) -> Column:
+        """True when the record's status is one that ends it (null status: unknown, so null)."""
+        return F.col(self.status_column).isin(*self.status_values)
+
+
+@dataclass(frozen=True)
 class Contract:
     dataset: str
     agency: str
@@ -47,12 +71,26 @@ class Contract:
     version_column: str
     description: str = ""
     silver_partition_by: tuple[str, ...] = field(default=())
+    history: str = "latest"
+    tracked_columns: tuple[str, ...] = ()  # silver column names whose change opens a new SCD2 window
+    soft_end: SoftEnd | None = None
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.fields]
         missing = [c for c in (*self.business_key, self.version_column) if c not in names]
         if missing:
             raise ValueError(f"contract {self.dataset}: key/version columns {missing} are not fields")
+        if self.history not in HISTORY_MODES:
+            raise ValueError(f"contract {self.dataset}: history {self.history!r} not in {HISTORY_MODES}")
+        silver_names = {f.silver_name for f in self.fields}
+        if self.history == "scd2" and not self.tracked_columns:
+            raise ValueError(f"contract {self.dataset}: history 'scd2' needs tracked_columns")
+        untracked = [c for c in self.tracked_columns if c not in silver_names]
+        if untracked:
+            raise ValueError(f"contract {self.dataset}: tracked columns {untracked} are not silver fields")
+        if self.soft_end is not None and self.soft_end.status_column not in names:
+            status = self.soft_end.status_column
+            raise ValueError(f"contract {self.dataset}: soft end status column {status!r} is not a field")
 
     def field(self, name: str) -> Field:
         for f in self.fields:

@@ -101,3 +101,15 @@ def mark_processed(spark: SparkSession, lake: Lake, dataset: str, hashes: Sequen
 
 def ledger_exists(spark: SparkSession, lake: Lake) -> bool:
     return table_exists(spark, lake, INGESTED_FILES)
+
+
+def reopen_processed(spark: SparkSession, lake: Lake) -> None:
+    """Mark every processed file as ingested again, so the next run rebuilds silver from bronze."""
+    if not ledger_exists(spark, lake):
+        return
+    retry_on_conflict(
+        lambda: DeltaTable.forPath(spark, lake.table_path(INGESTED_FILES)).update(
+            F.col("status") == PROCESSED,
+            {"status": F.lit(INGESTED), "processed_run_id": F.lit(None), "processed_at": F.lit(None)},
+        )
+    )

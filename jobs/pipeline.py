@@ -17,8 +17,9 @@ from pyspark.sql import functions as F
 from jobs import ledger, marts
 from jobs.bronze import read_batch, write_file_to_bronze
 from jobs.datasets import DATASETS, Dataset, get_dataset
+from jobs.invariants import check_silver
 from jobs.lake import RULE_RESULTS, Lake, bronze, current_version, gold, quarantine, silver, table_exists
-from jobs.merge import retry_on_conflict, upsert_latest
+from jobs.merge import merge_into_silver, retry_on_conflict
 from jobs.pii import PiiKey
 from jobs.quality import (
     FAILED_RULES,
@@ -209,17 +210,32 @@ def process_batch(
             write_quarantine(spark, lake, quarantine_rows(failed, dataset, rules, run_id), dataset_name)
             ref = quarantine(dataset_name)
             outcome.table_versions[ref.qualified_name] = current_version(spark, lake.table_path(ref))
+        silver_path = lake.table_path(silver(dataset_name))
         with timed(outcome, "merge"):
-            merged = upsert_latest(
+            merged = merge_into_silver(
                 spark,
-                lake.table_path(silver(dataset_name)),
+                silver_path,
                 silver_rows(validated.where(~has_any(quarantine_ids)), dataset, warn_ids),
                 dataset.contract,
             )
         outcome.inserted += merged.inserted
         outcome.updated += merged.updated
         outcome.table_versions[silver(dataset_name).qualified_name] = merged.table_version
-        return results
+        if not merged.committed or merged.read_version is None:
+            return results  # nothing written: the invariants hold as they did
+        with timed(outcome, "invariants"):
+            checks = check_silver(spark, silver_path, dataset.contract, merged.read_version)
+        broken = [check for check in checks if check.failed]
+        for check in broken:
+            outcome.rule_failures[check.rule_id] = outcome.rule_failures.get(check.rule_id, 0) + check.failed
+        if broken:
+            outcome.blocked_reasons = [
+                f"{check.rule_id}: {check.failed} of {check.evaluated} keys — {check.message_en} "
+                f"(silver version {merged.table_version}; version {merged.read_version} is the one before)"
+                for check in broken
+            ]
+            outcome.status = "blocked"
+        return results + checks
     finally:
         validated.unpersist()
 
@@ -237,7 +253,7 @@ def silver_rows(valid: DataFrame, dataset: Dataset, warn_ids: list[str]) -> Data
 
 
 def rule_result_records(dataset: str, batch_date: str, results: list[RuleResult]) -> list[dict[str, Any]]:
-    rules = {r.rule_id: r for r in load_suite(dataset).rules}
+    rules = {r.rule_id: r for r in (parseable_rule(dataset), *load_suite(dataset).rules)}
     records = []
     for result in results:
         rule = rules.get(result.rule_id)
@@ -283,18 +299,24 @@ def write_rule_results(
     )
 
 
-def build_marts(spark: SparkSession, lake: Lake) -> dict[str, int]:
-    """Rebuild the gold marts from silver; returns the table versions written."""
+def build_marts(spark: SparkSession, lake: Lake, full: bool = False) -> dict[str, int]:
+    """Bring the gold marts up to date with silver (from its change feed; `full` rebuilds them).
+
+    Returns the table versions written.
+    """
     source = silver("dossiers")
     if not table_exists(spark, lake, source):
         return {}
-    dossiers = spark.read.format("delta").load(lake.table_path(source))
     target = gold(marts.DOSSIERS_BY_COMMUNE_MONTH)
-    path = lake.table_path(target)
-    marts.dossiers_by_commune_month(dossiers).write.format("delta").mode("overwrite").option(
-        "overwriteSchema", "true"
-    ).save(path)
-    return {target.qualified_name: current_version(spark, path)}
+    refreshed = marts.refresh_dossiers_by_commune_month(
+        spark, lake.table_path(source), lake.table_path(target), full=full
+    )
+    log.info(
+        "[gold] %s: %s from silver version %d (+%d, %d updated, %d removed)",
+        target.qualified_name, refreshed.mode, refreshed.source_version,
+        refreshed.inserted, refreshed.updated, refreshed.deleted,
+    )  # fmt: skip
+    return {target.qualified_name: refreshed.table_version}
 
 
 def all_table_refs() -> list:  # type: ignore[type-arg]

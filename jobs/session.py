@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from jobs.config import Settings
+from jobs.config import ConfigError, Settings
 
 # The Delta jar matching the pinned delta-spark wheel and pyspark minor version (Scala 2.13).
 DELTA_MAVEN_COORDINATE = "io.delta:delta-spark_4.1_2.13:4.4.0"
@@ -68,6 +68,32 @@ def configure_for_machine(builder: SparkSession.Builder, settings: Settings) -> 
             .config("spark.driver.host", "127.0.0.1")
             .config("spark.driver.bindAddress", "127.0.0.1")
             .config("spark.ui.enabled", "false")
+        )
+    else:
+        # Executors connect back to the driver: it must listen on an address they can reach (loopback for
+        # a cluster on this machine, the host's LAN address for a real one).
+        driver_host = settings.driver_host or os.environ.get("SPARK_LOCAL_IP")
+        if driver_host:
+            builder = builder.config("spark.driver.host", driver_host).config(
+                "spark.driver.bindAddress", driver_host
+            )
+    if settings.spark_packages:
+        if resolved_delta_jars() is None:
+            # configure_delta would replace spark.jars.packages with Delta's coordinate alone.
+            raise ConfigError(
+                "spark_packages needs the Delta jars resolved first: run `make install` "
+                "(or `python -m jobs.session`) once, then start again"
+            )
+        builder = builder.config("spark.jars.packages", ",".join(settings.spark_packages))
+    if settings.s3_endpoint:
+        # Path-style addressing: what MinIO and most on-premise S3-compatible stores expect.
+        builder = builder.config("spark.hadoop.fs.s3a.endpoint", settings.s3_endpoint).config(
+            "spark.hadoop.fs.s3a.path.style.access", "true"
+        )
+    if settings.s3_access_key and settings.s3_secret_key:
+        # Spark redacts *.access.key and *.secret.key from its UI and logs (spark.redaction.regex).
+        builder = builder.config("spark.hadoop.fs.s3a.access.key", settings.s3_access_key).config(
+            "spark.hadoop.fs.s3a.secret.key", settings.s3_secret_key
         )
     return builder
 

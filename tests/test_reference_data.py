@@ -167,3 +167,48 @@ def test_value_set_names_a_column_of_a_reference_file() -> None:
 def test_value_set_refuses_unknown_references(reference: str) -> None:
     with pytest.raises(ValueError, match="value set"):
         value_set(reference)
+
+
+def test_reference_tables_hold_the_units_and_every_crosswalk_pair(
+    spark, tmp_path: Path, shared_reference: Path
+):
+    from jobs.lake import Lake, current_version
+    from jobs.reference_tables import (
+        REF_ADMIN_UNITS_CROSSWALK_2025,
+        REF_ADMIN_UNITS_PRE2025,
+        write_reference_tables,
+    )
+
+    lake = Lake(str(tmp_path))
+    versions = write_reference_tables(spark, lake)
+    assert set(versions) == {"silver.ref_admin_units_pre2025", "silver.ref_admin_units_crosswalk_2025"}
+
+    units = spark.read.format("delta").load(lake.table_path(REF_ADMIN_UNITS_PRE2025)).collect()
+    pairs = spark.read.format("delta").load(lake.table_path(REF_ADMIN_UNITS_CROSSWALK_2025)).collect()
+    source_units = {
+        row["commune_code"]: row for row in read_csv(shared_reference / "admin_units_74_pre2025.csv")
+    }
+    source_pairs = read_csv(shared_reference / "admin_units_2025_crosswalk.csv")
+    assert {u["commune_code"]: (u["commune_name"], u["district_code"]) for u in units} == {
+        code: (row["commune_name"], row["district_code"]) for code, row in source_units.items()
+    }
+    assert {(p["old_commune_code"], p["new_commune_code"], p["new_commune_name"]) for p in pairs} == {
+        (row["old_commune_code"], row["new_commune_code"], row["new_commune_name"]) for row in source_pairs
+    }
+    assert len(pairs) == 107
+    # One primary pair per old commune, the one the units table counts it under.
+    primary = Counter(p["old_commune_code"] for p in pairs if p["is_primary"])
+    assert set(primary.values()) == {1} and len(primary) == 91
+    primary_unit = {p["old_commune_code"]: p["new_commune_code"] for p in pairs if p["is_primary"]}
+    assert {u["commune_code"]: u["commune_code_2025"] for u in units} == primary_unit
+    assert sum(u["is_split"] for u in units) == 16
+    assert {p["primary_reason"] for p in pairs if p["is_primary"] and p["old_commune_code"] == "25741"} == {
+        "NQ 1685: Hiệp Thành: part to Thủ Dầu Một (cl. 87), remainder to Phú Lợi (cl. 88)"
+    }
+
+    # Unchanged reference: no new table version.
+    assert write_reference_tables(spark, lake) == versions
+    assert (
+        current_version(spark, lake.table_path(REF_ADMIN_UNITS_PRE2025))
+        == versions["silver.ref_admin_units_pre2025"]
+    )

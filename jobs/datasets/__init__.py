@@ -1,4 +1,8 @@
-"""Every dataset the platform takes in: one module each with its CONTRACT and a `clean` function."""
+"""Every dataset the platform takes in: one module each with its CONTRACT and a `clean` function.
+
+Adding a dataset is one contract module here, registered in `DATASET_MODULES`, and one expectation suite
+`expectations/<dataset>.json` (README: "Adding a dataset").
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,15 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame
 
 from jobs.contracts import Contract
-from jobs.datasets import dossiers, enterprises
+from jobs.datasets import (
+    air_quality,
+    dossiers,
+    enterprises,
+    feedback,
+    health_visits,
+    payments,
+    traffic_incidents,
+)
 
 
 @dataclass(frozen=True)
@@ -21,8 +33,10 @@ class Dataset:
         return self.contract.dataset
 
 
+DATASET_MODULES = (dossiers, enterprises, payments, feedback, air_quality, health_visits, traffic_incidents)
+
 DATASETS: dict[str, Dataset] = {
-    module.CONTRACT.dataset: Dataset(module.CONTRACT, module.clean) for module in (dossiers, enterprises)
+    module.CONTRACT.dataset: Dataset(module.CONTRACT, module.clean) for module in DATASET_MODULES
 }
 
 

@@ -5,12 +5,20 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from jobs.contracts import Contract, Field
+from jobs.admin_units import resolve_communes
+from jobs.contracts import Contract, Field, SoftEnd
 
 PORTAL_TIMESTAMP = ("yyyyMMddHHmmss",)
 ONLINE_CHANNEL = 2
 FINISHED_STATUSES = (9, 10)  # Đã xử lý xong, Đã trả kết quả
 WITHDRAWN_STATUS = 7
+# Withdrawal by the citizen (Công dân rút hồ sơ) ends a dossier; silver keeps it, flagged.
+WITHDRAWAL = SoftEnd(
+    flag_column="is_withdrawn",
+    status_column="status",
+    status_values=(WITHDRAWN_STATUS,),
+    meaning="withdrawn by the applicant (TrangThaiHoSo 7)",
+)
 
 CONTRACT = Contract(
     dataset="dossiers",
@@ -20,6 +28,10 @@ CONTRACT = Contract(
     business_key=("dossier_code",),
     version_column="updated_at",
     description="One row per dossier; the latest status (NgayCapNhat) wins.",
+    history="latest",
+    soft_end=WITHDRAWAL,
+    # Daily batches touch recent receipt months; the merge reads and rewrites only the months it changes.
+    silver_partition_by=("received_month",),
     fields=(
         Field("dossier_code", ("MaHoSo", "Mã hồ sơ"), required=True, description="Mã hồ sơ"),
         Field("procedure_code", ("MaTTHC", "Mã thủ tục"), required=True),
@@ -67,7 +79,8 @@ def clean(df: DataFrame) -> DataFrame:
             "commune_code": F.lpad(F.regexp_replace(F.col("commune_code"), r"\s", ""), 5, "0"),
             "is_online": F.col("channel") == F.lit(ONLINE_CHANNEL),
             "is_finished": is_finished(F.col("status")),
-            "is_withdrawn": F.col("status") == F.lit(WITHDRAWN_STATUS),
+            "is_withdrawn": WITHDRAWAL.flag(),
+            "received_month": F.trunc("received_at", "month"),
             "finished_on_time": is_finished(F.col("status")) & (F.col("finished_at") <= F.col("due_at")),
         }
-    )
+    ).transform(resolve_communes("commune_code", codes_only=True))

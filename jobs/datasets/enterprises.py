@@ -5,9 +5,17 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.contracts import Contract, Field
+from jobs.admin_units import resolve_communes
+from jobs.contracts import Contract, Field, SoftEnd
 
 DISSOLVED_STATUS = "Đã giải thể"
+# Dissolution ends an enterprise's life in the registry; its SCD2 history stays, the last window flagged.
+DISSOLUTION = SoftEnd(
+    flag_column="is_dissolved",
+    status_column="status",
+    status_values=(DISSOLVED_STATUS,),
+    meaning="dissolved (Tình trạng: Đã giải thể)",
+)
 
 CONTRACT = Contract(
     dataset="enterprises",
@@ -16,7 +24,18 @@ CONTRACT = Contract(
     file_patterns=("*.xlsx", "*.csv"),
     business_key=("tax_code",),
     version_column="updated_at",
-    description="One row per enterprise (tax code); the latest registry update wins.",
+    description="Every state of an enterprise (tax code) as a validity window; one current row per key.",
+    history="scd2",
+    tracked_columns=(
+        "name",
+        "address",
+        "commune_code",
+        "industry_code",
+        "status",
+        "representative_name_pseudonym",
+        "representative_id_pseudonym",
+    ),
+    soft_end=DISSOLUTION,
     fields=(
         Field("tax_code", ("Mã số doanh nghiệp", "MST", "Mã số thuế", "MaSoDoanhNghiep"), required=True),
         Field("name", ("Tên doanh nghiệp", "TenDoanhNghiep"), required=True),
@@ -44,6 +63,6 @@ def clean(df: DataFrame) -> DataFrame:
         {
             "tax_code": F.regexp_replace(F.col("tax_code"), r"\s", ""),
             "commune_code": F.lpad(F.regexp_replace(F.col("commune_code"), r"\s", ""), 5, "0"),
-            "is_dissolved": F.col("status") == F.lit(DISSOLVED_STATUS),
+            "is_dissolved": DISSOLUTION.flag(),
         }
-    )
+    ).transform(resolve_communes("commune_code", codes_only=True))
