@@ -12,7 +12,8 @@ export SPARK_LOCAL_IP := 127.0.0.1
 
 .PHONY: install run sample test lint bench bench-quick clean
 
-install: $(JARS)
+# Data Docs pages need their front-end packages locally (government networks are often closed).
+install: $(JARS) datadocs-assets
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

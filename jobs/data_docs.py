@@ -29,7 +29,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
-# GE reads this when a context is created; a government network sends no usage statistics anywhere.
+# Before GE is imported: a government network sends no usage statistics anywhere.
 os.environ["GX_ANALYTICS_ENABLED"] = "false"
 
 import great_expectations as gx  # noqa: E402
@@ -53,7 +53,6 @@ from jobs.datasets import get_dataset  # noqa: E402
 from jobs.quality import Rule, load_suite, parseable_rule  # noqa: E402
 from jobs.runs import VIETNAM  # noqa: E402
 
-GX_DIRECTORY = "gx"
 SITE_DIRECTORY = "data_docs"
 SITE_NAME = "govlake"
 VENDOR_DIRECTORY = "static/vendor"
@@ -82,8 +81,9 @@ class DataDocsError(RuntimeError):
 
 
 class _EngineEvaluatedColumnExpectation(ColumnMapExpectation):
-    """A suite expectation type GE has no implementation of: govlake's engine evaluates it (one pass,
-    `jobs.identifiers`), and GE only needs to know the type to render its results. Abstract: no metric."""
+    """An expectation type GE has no implementation of: govlake evaluates it (the one pass with
+    `jobs.identifiers`, or the post-merge `jobs.invariants`), and GE only needs to know the type to render
+    its results. This base is abstract (no metric), so GE does not register it."""
 
 
 class ExpectColumnValuesToBeValidVnCitizenId(_EngineEvaluatedColumnExpectation):

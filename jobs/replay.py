@@ -42,7 +42,7 @@ from jobs.quality import (
     validate_in_one_pass,
     warn_rule_ids,
 )
-from jobs.quarantine import quarantine_rows
+from jobs.quarantine import SEVERITY_RANK, quarantine_rows
 from jobs.standardise import standardise
 
 log = logging.getLogger(__name__)
@@ -60,9 +60,8 @@ class ReplayOutcome:
     not_in_bronze: int = 0  # held rows whose delivered record is no longer in bronze (left as they are)
     inserted: int = 0  # silver rows the released ones added
     updated: int = 0  # silver rows the released ones replaced (they were newer than what silver held)
-    broken_invariants: tuple[
-        str, ...
-    ] = ()  # silver invariants the merge broke (then nothing left quarantine)
+    # Silver invariants the merge broke: then nothing leaves quarantine until someone has looked.
+    broken_invariants: tuple[str, ...] = ()
 
     @property
     def conserved(self) -> bool:
@@ -110,7 +109,7 @@ def replay_quarantine(
     batch = standardise(read_batch(spark, lake, dataset, files), spec, key)
     validated, _ = validate_in_one_pass(batch, rules)
     try:
-        rechecked = validated.join(F.broadcast(held), list(ROW_IDENTITY), "left_semi")
+        rechecked = validated.join(held, list(ROW_IDENTITY), "left_semi")
         failing = has_any(quarantine_ids)
         counts = {
             bool(row["failing"]): int(row["count"])
@@ -218,7 +217,7 @@ def quarantine_counts(
         per_rule = (
             held.select("quarantined_run_id", "severity", F.explode("rule_ids").alias("rule_id"))
             .groupBy("quarantined_run_id", "rule_id")
-            .agg(F.count(F.lit(1)).alias("rows"), F.max("severity").alias("row_severity"))
+            .agg(F.count(F.lit(1)).alias("rows"), F.collect_set("severity").alias("row_severities"))
             .collect()
         )
         by_rule += [
@@ -226,7 +225,9 @@ def quarantine_counts(
                 r["quarantined_run_id"],
                 name,
                 r["rule_id"],
-                severity.get(r["rule_id"], r["row_severity"]),
+                # A rule no longer in the suite: the worst severity of the rows it held.
+                severity.get(r["rule_id"])
+                or max(r["row_severities"], key=lambda s: SEVERITY_RANK.get(s, 0), default="?"),
                 int(r["rows"]),
             )
             for r in per_rule

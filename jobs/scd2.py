@@ -11,7 +11,8 @@ what is stored are merged. So
 - a record whose tracked values equal the state before it opens nothing (an unchanged snapshot, a resend);
 - a late record (older than the current window) that brings a new state is slotted in where it belongs:
   the window before it now ends at its version, and it ends where the next stored window starts;
-- stored windows are never deleted or rewritten, only closed or shortened (valid_to, is_current);
+- stored windows are never deleted or rewritten, only closed or shortened (valid_to, is_current); so a
+  late record whose state equals the window after it still opens its own window, next to an equal one;
 - for one key and version the stored window wins over a record arriving again; within a batch the later
   file, then the later record, wins (as in latest-wins silver).
 """
@@ -30,6 +31,7 @@ from jobs.contracts import Contract
 from jobs.lake import Lake, silver
 from jobs.merge import (
     MergeOutcome,
+    SilverSchemaError,
     check_batch_columns,
     conform_to_table,
     ensure_silver_table,
@@ -134,6 +136,12 @@ def upsert_scd2(spark: SparkSession, path: str, batch: DataFrame, contract: Cont
         table = DeltaTable.forPath(spark, path)
         read_version = table_version(table)
         stored = spark.read.format("delta").option("versionAsOf", read_version).load(path)
+        missing = [c for c in WINDOW_COLUMNS if c not in stored.columns]
+        if missing:
+            raise SilverSchemaError(
+                f"silver.{contract.dataset} at {path} has no {', '.join(missing)}: it was written as a "
+                "latest-wins table; rebuild it from bronze to keep SCD2 history"
+            )
         conformed = conform_to_table(records, stored.schema, contract)
         changes = window_changes(rederive_windows(stored, conformed, contract)).persist(
             StorageLevel.MEMORY_AND_DISK

@@ -177,5 +177,5 @@ def test_counts_by_rule_and_the_cli(spark, processed_lake, test_settings, monkey
     expected = spark.range(1).select(pseudonymise_pii("citizen_id", F.lit("074095001235"), KEY).alias("p"))
     assert released["applicant_id_pseudonym"] == expected.first()["p"]
 
-    unknown = cli.invoke(app, ["quarantine", "replay", "payments"])
+    unknown = cli.invoke(app, ["quarantine", "replay", "no_such_dataset"])
     assert unknown.exit_code == 2 and "unknown dataset" in unknown.output

@@ -4,6 +4,7 @@ change is slotted in between without overlap, dissolution is a flag on a window,
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 from delta.tables import DeltaTable
@@ -14,7 +15,7 @@ from jobs.contracts import Contract, ContractError, Field, SoftEnd
 from jobs.datasets import get_dataset
 from jobs.invariants import check_silver
 from jobs.lake import Lake, silver
-from jobs.merge import merge_into_silver, upsert_latest
+from jobs.merge import SilverSchemaError, merge_into_silver, upsert_latest
 from jobs.scd2 import registry_as_of, upsert_scd2
 
 DISSOLVED = "Đã giải thể"
@@ -131,6 +132,32 @@ def test_a_late_record_equal_to_the_state_before_it_changes_nothing(spark, table
 
     same_as_before = merge(spark, table_path, record("A", "v1", day(5), file="f4"))
     assert (same_as_before.inserted, same_as_before.updated, same_as_before.committed) == (0, 0, False)
+
+
+def test_a_late_record_equal_to_the_next_window_opens_its_own_and_moves_no_stored_window(spark, table_path):
+    merge(spark, table_path, record("A", "v1", day(1)))
+    merge(spark, table_path, record("A", "v2", day(10), file="f3"))
+
+    early_v2 = merge(spark, table_path, record("A", "v2", day(5), file="f4"))
+    assert (early_v2.inserted, early_v2.updated) == (1, 1)
+    assertDataFrameEqual(
+        windows(spark, table_path),
+        spark.createDataFrame(
+            [
+                ("A", "v1", day(1), day(5), False),
+                ("A", "v2", day(5), day(10), False),
+                ("A", "v2", day(10), None, True),
+            ],
+            WINDOWS,
+        ),
+    )
+
+
+def test_a_latest_wins_table_is_not_taken_for_scd2_history(spark, table_path):
+    latest = replace(CONTRACT, history="latest")
+    upsert_latest(spark, table_path, spark.createDataFrame([record("A", "v1", day(1))], SCHEMA), latest)
+    with pytest.raises(SilverSchemaError, match="rebuild it from bronze"):
+        merge(spark, table_path, record("A", "v2", day(2)))
 
 
 def test_several_changes_of_one_key_in_a_batch_become_consecutive_windows(spark, table_path):
