@@ -10,5 +10,7 @@ for _name, _value in {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_LOGGING_EXTRA_LOGGERS": "jobs",
     "SPARK_LOCAL_IP": "127.0.0.1",
+    # Prefect's temporary server gets 20 s by default, too short on a busy 2-core machine.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
 }.items():
     os.environ.setdefault(_name, _value)

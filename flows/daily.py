@@ -15,9 +15,11 @@ from prefect.cache_policies import NO_CACHE
 from flows.runtime import get_runtime
 from jobs import pipeline
 from jobs.backfill import landing_for_dates
+from jobs.data_docs import build_data_docs
 from jobs.datasets import DATASETS, get_dataset
 from jobs.merge import is_write_conflict
 from jobs.pii_scan import default_scan_roots, files_changed_since, scan_for_pii
+from jobs.reference_tables import write_reference_tables
 from jobs.report import build_report
 from jobs.runs import VIETNAM, DatasetOutcome, RunSummary, new_run_id
 
@@ -59,6 +61,12 @@ def process_task(outcome: DatasetOutcome, run_id: str, lake_root: str | None) ->
     rt = get_runtime(lake_root)
     pipeline.process(rt.spark, rt.lake, outcome.dataset, run_id, rt.pii_key, outcome)
     return outcome
+
+
+@task(name="reference-tables", **TASK_OPTIONS)
+def reference_task(lake_root: str | None) -> dict[str, int]:
+    rt = get_runtime(lake_root)
+    return write_reference_tables(rt.spark, rt.lake)
 
 
 @task(name="build-gold", **TASK_OPTIONS)
@@ -117,6 +125,10 @@ def daily_flow(
             )
     summary.stage_seconds["datasets"] = round(time.perf_counter() - started, 3)
 
+    try:
+        summary.marts["reference_versions"] = reference_task(lake_root)
+    except Exception as error:
+        summary.marts["error"] = f"reference tables: {type(error).__name__}: {error}"
     if any(d.inserted or d.updated for d in summary.datasets) or not _gold_exists(lake_root):
         started = time.perf_counter()
         try:
@@ -136,6 +148,12 @@ def daily_flow(
     rt.register_tables()
     summary.finish()
     path = summary.write(rt.lake.runs_dir)
+    results_by_dataset = {d.dataset: d.rule_results for d in summary.datasets if d.rule_results}
+    if rt.lake.is_local and results_by_dataset:
+        try:
+            logger.info("data docs at %s", build_data_docs(rt.lake.root, run_id, results_by_dataset))
+        except Exception as error:  # counts are in the ledger and quality table already: only logged
+            logger.error("data docs not built: %s: %s", type(error).__name__, error)
     description = f"summary {path}; report not built (remote lake: run `govlake report` on a local copy)"
     try:
         if rt.lake.is_local:

@@ -156,7 +156,6 @@ class Option:
     key: str
     env: str
     parse: Callable[[object], Any]
-    meaning: str
     secret: bool = False
     attribute: str = ""
 
@@ -165,24 +164,21 @@ class Option:
         return self.attribute or self.key
 
 
+# Meanings and defaults are listed in the README's configuration table.
 OPTIONS: tuple[Option, ...] = (
-    Option("lake_root", "GOVLAKE_LAKE_ROOT", _text, "lake root: a local path or a Hadoop-compatible URI"),
-    Option("spark_master", "GOVLAKE_SPARK_MASTER", _spark_master, "Spark master URL"),
-    Option("driver_memory", "GOVLAKE_DRIVER_MEMORY", _memory, "driver heap in local mode"),
-    Option("driver_host", "GOVLAKE_DRIVER_HOST", _host, "address executors use to reach the driver"),
-    Option("shuffle_partitions", "GOVLAKE_SHUFFLE_PARTITIONS", _positive_int, "shuffle partitions"),
-    Option("spark_packages", "GOVLAKE_SPARK_PACKAGES", _packages, "extra Maven packages, e.g. hadoop-aws"),
-    Option("s3_endpoint", "GOVLAKE_S3_ENDPOINT", _url, "S3-compatible endpoint for s3a:// lake roots"),
-    Option("s3_access_key", "GOVLAKE_S3_ACCESS_KEY", _secret, "S3 access key id", secret=True),
-    Option("s3_secret_key", "GOVLAKE_S3_SECRET_KEY", _secret, "S3 secret key", secret=True),
-    Option(
-        "pii_key", "GOVLAKE_PII_KEY", _pii_key, "pseudonymisation key", secret=True, attribute="pii_key_hex"
-    ),
-    Option("pii_key_file", "GOVLAKE_PII_KEY_FILE", _text, "pseudonymisation key file"),
-    Option(
-        "vacuum_retention_hours", "GOVLAKE_VACUUM_RETENTION_HOURS", _positive_int, "VACUUM keeps this history"
-    ),
-    Option("zorder", "GOVLAKE_ZORDER", _zorder, "Z-order columns per table for OPTIMIZE"),
+    Option("lake_root", "GOVLAKE_LAKE_ROOT", _text),
+    Option("spark_master", "GOVLAKE_SPARK_MASTER", _spark_master),
+    Option("driver_memory", "GOVLAKE_DRIVER_MEMORY", _memory),
+    Option("driver_host", "GOVLAKE_DRIVER_HOST", _host),
+    Option("shuffle_partitions", "GOVLAKE_SHUFFLE_PARTITIONS", _positive_int),
+    Option("spark_packages", "GOVLAKE_SPARK_PACKAGES", _packages),
+    Option("s3_endpoint", "GOVLAKE_S3_ENDPOINT", _url),
+    Option("s3_access_key", "GOVLAKE_S3_ACCESS_KEY", _secret, secret=True),
+    Option("s3_secret_key", "GOVLAKE_S3_SECRET_KEY", _secret, secret=True),
+    Option("pii_key", "GOVLAKE_PII_KEY", _pii_key, secret=True, attribute="pii_key_hex"),
+    Option("pii_key_file", "GOVLAKE_PII_KEY_FILE", _text),
+    Option("vacuum_retention_hours", "GOVLAKE_VACUUM_RETENTION_HOURS", _positive_int),
+    Option("zorder", "GOVLAKE_ZORDER", _zorder),
 )
 OPTIONS_BY_FIELD = {option.field_name: option for option in OPTIONS}
 

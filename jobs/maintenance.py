@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +29,9 @@ from jobs.runs import VIETNAM
 # Files below this size are "small": each costs a task and a footer read out of proportion to its rows.
 SMALL_FILE_BYTES = 32 * 1024 * 1024
 RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
+# VACUUM lists the table's folders with this many tasks; Spark's default (10000) is sized for huge clusters
+# and makes VACUUM of a small table take minutes on a small machine.
+LISTING_PARALLELISM = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
 
 
 class RetentionTooShort(ValueError):
@@ -61,45 +64,56 @@ class TableHealth:
     partition_columns: list[str] = field(default_factory=list)
 
 
+def file_sizes(spark: SparkSession, files: Sequence[str]) -> list[int]:
+    """Each file's size from its file system (local, HDFS or S3): one status call per file, no data read."""
+    jvm = spark.sparkContext._jvm
+    if jvm is None:
+        raise RuntimeError("file sizes need a classic SparkSession with a JVM gateway")
+    hadoop_conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
+    sizes = []
+    for name in files:
+        file_path = jvm.org.apache.hadoop.fs.Path(name)
+        sizes.append(int(file_path.getFileSystem(hadoop_conf).getFileStatus(file_path).getLen()))
+    return sizes
+
+
 def table_health(spark: SparkSession, lake: Lake, ref: TableRef) -> TableHealth:
-    """File counts and sizes of the current version (from Delta's file metadata), and its history span."""
+    """File counts and sizes of the current version, and the history it keeps."""
     path = lake.table_path(ref)
     table = DeltaTable.forPath(spark, path)
     detail = table.detail().first()
-    # `_metadata.file_size` is answered from file footers/listing; no data column is read.
-    sizes = [
-        int(row["size"])
-        for row in spark.read.format("delta")
-        .load(path)
-        .select(F.col("_metadata.file_path").alias("file"), F.col("_metadata.file_size").alias("size"))
-        .distinct()
-        .collect()
-    ]
-    history = table.history().agg(F.min("version").alias("oldest"), F.count(F.lit(1)).alias("n")).first()
+    # The current version's files come from Delta's log (inputFiles); their sizes from the file system.
+    sizes = file_sizes(spark, spark.read.format("delta").load(path).inputFiles())
+    versions = [int(row["version"]) for row in table.history().select("version").collect()]
     small = [s for s in sizes if s < SMALL_FILE_BYTES]
     return TableHealth(
         table=ref.qualified_name,
-        version=current_version(spark, path),
-        files=int(detail["numFiles"]) if detail else len(sizes),
-        size_bytes=int(detail["sizeInBytes"]) if detail else sum(sizes),
+        version=max(versions, default=0),
+        files=len(sizes),
+        size_bytes=sum(sizes),
         small_files=len(small),
         small_file_bytes=sum(small),
         largest_file_bytes=max(sizes, default=0),
-        oldest_version_in_history=int(history["oldest"]) if history and history["oldest"] is not None else 0,
-        versions_in_history=int(history["n"]) if history else 0,
+        oldest_version_in_history=min(versions, default=0),
+        versions_in_history=len(versions),
         partition_columns=list(detail["partitionColumns"]) if detail else [],
     )
 
 
 @contextmanager
-def _retention_check_disabled(spark: SparkSession):  # type: ignore[no-untyped-def]
-    """Delta refuses short retention unless its check is off; switch it off only around this VACUUM."""
-    previous = spark.conf.get(RETENTION_CHECK, "true") or "true"
-    spark.conf.set(RETENTION_CHECK, "false")
+def _session_settings(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[None]:
+    """Set session settings for one operation only, then put the previous values back."""
+    previous: dict[str, str | None] = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
     try:
         yield
     finally:
-        spark.conf.set(RETENTION_CHECK, previous)
+        for key, old in previous.items():
+            if old is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, old)
 
 
 def optimize(spark: SparkSession, path: str, zorder_columns: Sequence[str]) -> dict[str, Any]:
@@ -123,10 +137,11 @@ def vacuum(spark: SparkSession, path: str, retention_hours: int) -> dict[str, An
     """Delete files no version within `retention_hours` needs; the count comes from Delta's VACUUM log."""
     table = DeltaTable.forPath(spark, path)
     before = current_version(spark, path)
+    settings = {LISTING_PARALLELISM: str(max(2, spark.sparkContext.defaultParallelism))}
     if retention_hours < DELTA_SAFE_RETENTION_HOURS:
-        with _retention_check_disabled(spark):
-            table.vacuum(float(retention_hours))
-    else:
+        # Delta refuses a short retention while its check is on; check_retention has been passed.
+        settings[RETENTION_CHECK] = "false"
+    with _session_settings(spark, settings):
         table.vacuum(float(retention_hours))
     ended = (
         table.history()

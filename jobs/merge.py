@@ -197,7 +197,8 @@ def ensure_silver_table(spark: SparkSession, path: str, schema: T.StructType, co
                 .location(path)
                 .addColumns(schema)
                 .property("delta.enableChangeDataFeed", "true")  # gold builds read silver incrementally
-                .property("delta.enableDeletionVectors", "true")  # an update marks rows, not whole files
+                # Off: delta-rs (how analysts read tables without Spark) cannot read deletion vectors.
+                .property("delta.enableDeletionVectors", "false")
                 .comment(f"{contract.title}. Business key: {', '.join(contract.business_key)}")
             )
             partitions = [c for c in contract.silver_partition_by if c in schema.names]

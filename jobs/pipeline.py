@@ -18,7 +18,17 @@ from jobs import ledger, marts
 from jobs.bronze import read_batch, write_file_to_bronze
 from jobs.datasets import DATASETS, Dataset, get_dataset
 from jobs.invariants import check_silver
-from jobs.lake import RULE_RESULTS, Lake, bronze, current_version, gold, quarantine, silver, table_exists
+from jobs.lake import (
+    RULE_RESULTS,
+    Lake,
+    TableRef,
+    bronze,
+    current_version,
+    gold,
+    quarantine,
+    silver,
+    table_exists,
+)
 from jobs.merge import merge_into_silver, retry_on_conflict
 from jobs.pii import PiiKey
 from jobs.quality import (
@@ -78,8 +88,8 @@ def ingest(spark: SparkSession, lake: Lake, dataset_name: str, run_id: str, outc
             rejected = FileOutcome(delivery.relative_path, "rejected", reason=delivery.problem)
         else:
             try:
-                raw = read_delivery(spark, delivery, contract)
-                written = write_file_to_bronze(spark, lake, delivery, raw, run_id)
+                with read_delivery(spark, delivery, contract) as raw:  # releases any staged decoded copy
+                    written = write_file_to_bronze(spark, lake, delivery, raw, run_id)
                 rejected = None
             except FileRejected as error:
                 rejected = FileOutcome(delivery.relative_path, "rejected", reason=str(error))
@@ -319,10 +329,11 @@ def build_marts(spark: SparkSession, lake: Lake, full: bool = False) -> dict[str
     return {target.qualified_name: refreshed.table_version}
 
 
-def all_table_refs() -> list:  # type: ignore[type-arg]
+def all_table_refs() -> list[TableRef]:
     from jobs.lake import INGESTED_FILES
+    from jobs.reference_tables import REFERENCE_TABLES
 
-    refs = [INGESTED_FILES, RULE_RESULTS, gold(marts.DOSSIERS_BY_COMMUNE_MONTH)]
+    refs = [INGESTED_FILES, RULE_RESULTS, gold(marts.DOSSIERS_BY_COMMUNE_MONTH), *REFERENCE_TABLES]
     for name in DATASETS:
         refs += [bronze(name), silver(name), quarantine(name)]
     return refs

@@ -341,7 +341,7 @@ def _starts_a_json_array(path: str) -> bool:
 
 
 def read_json(spark: SparkSession, delivery: Delivery, contract: Contract) -> RawBatch:
-    """JSON lines, or one JSON array of records (read whole by one task, in order)."""
+    """JSON lines, or one JSON array of records (parsed as a whole, records in file order)."""
     reader = (
         spark.read.option("primitivesAsString", "true")
         .option("mode", "PERMISSIVE")

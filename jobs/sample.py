@@ -56,6 +56,7 @@ import shutil
 import tempfile
 import unicodedata
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -1310,6 +1311,13 @@ def _commune_as_written(rng: random.Random, unit: AdminUnit) -> tuple[str, str]:
     return choice
 
 
+@functools.cache
+def _names_of_two_districts() -> tuple[str, ...]:
+    """Commune names (without the unit type) that communes of two districts share: "Tân Định"…"""
+    names = Counter(split_type(unit.commune_name)[1] for unit in pre2025_units())
+    return tuple(sorted(name for name, count in names.items() if count > 1))
+
+
 def _new_unit_as_written(rng: random.Random, code_2025: str) -> str:
     name = new_units()[code_2025].new_commune_name
     kind, base = split_type(name)
@@ -1327,10 +1335,6 @@ def _location_as_written(rng: random.Random, place: str, unit: AdminUnit) -> str
         f"{_ascii_fold(place)}, {_ascii_fold(unit.commune_name)}, {_ascii_fold(unit.district_name)}",
     )
     return rng.choice(forms)
-
-
-def _written_timestamp(moment: datetime, pattern: str) -> str:
-    return moment.strftime(pattern)
 
 
 def _impossible_moment(rng: random.Random, moment: datetime, pattern: str) -> str:
@@ -1547,7 +1551,6 @@ FEEDBACK_NEW_UNITS_SHARE = 0.4  # from 1 July 2025, operators often write the ne
 FEEDBACK_SERIAL_DATE_SHARE = 0.1  # cells that lost their date format
 REFORM_DATE = date(2025, 7, 1)
 SATISFACTION = (("5", 35), ("4", 35), ("3", 15), ("2", 10), ("1", 5))
-AMBIGUOUS_BARE_NAMES = ("Tân Định", "An Bình", "Tân Hiệp", "Tân Bình")
 EXCEL_EPOCH = datetime(1899, 12, 30)
 
 
@@ -1658,7 +1661,7 @@ class _FeedbackSampler:
         elif defect == "unknown_commune":
             row["Xã/Phường"], row["Quận/Huyện"] = rng.choice(FOREIGN_PLACES)
         elif defect == "ambiguous_commune":
-            row["Xã/Phường"], row["Quận/Huyện"] = rng.choice(AMBIGUOUS_BARE_NAMES), None
+            row["Xã/Phường"], row["Quận/Huyện"] = rng.choice(_names_of_two_districts()), None
         elif defect == "invalid_phone":
             row["Số điện thoại"] = _invalid_phone(rng)
         elif defect != "duplicate":

@@ -241,5 +241,7 @@ def test_analyst_tables_read_without_spark_through_delta_rs_and_duckdb(sample_ru
     spark_counts = {}
     for name in names:
         zone = "_quality" if name.startswith("quality.") else name.split(".")[0]
-        spark_counts[name] = spark.read.format("delta").load(f"{lake.root}/{zone}/{name.split('.')[1]}").count()
+        spark_counts[name] = (
+            spark.read.format("delta").load(f"{lake.root}/{zone}/{name.split('.')[1]}").count()
+        )
     assert duck_counts == spark_counts

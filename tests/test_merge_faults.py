@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 from typing import IO
+from urllib.parse import unquote
 
 import pytest
 from pyspark.testing import assertDataFrameEqual
@@ -42,12 +43,14 @@ def make_lake(root: Path) -> Lake:
 
 
 def committed_files(log_dir: Path) -> set[str]:
+    """Data and change files the table's commits name (paths relative to the table, decoded)."""
     files = set()
     for commit in log_dir.glob("*.json"):
         for line in commit.read_text(encoding="utf-8").splitlines():
             action = json.loads(line)
-            if "add" in action:
-                files.add(action["add"]["path"])
+            for kind in ("add", "cdc"):
+                if kind in action:
+                    files.add(unquote(action[kind]["path"]))
     return files
 
 
