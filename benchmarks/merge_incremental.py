@@ -1,20 +1,20 @@
 """Silver dossiers: merging one day's delivery versus rebuilding the table, on a synthetic table.
 
-    .venv/bin/python benchmarks/merge_incremental.py --rows 5000000 --out benchmarks/results
+    .venv/bin/python benchmarks/merge_incremental.py --rows 2000000 --out benchmarks/results
 
 Builds a silver dossiers table of `--rows` rows (the real silver columns; receipts spread over `--months`
-months, so the monthly partitions hold what a portal of that size would) and a day's batch in which
-`--changed-share` of the table's rows come back with a newer version (four in five from the last two
-months, where open dossiers are, the rest anywhere) plus `--new-rows` new dossiers and, as agencies
-resend, as many unchanged copies of stored rows. Then it times
+months) in the layout the dossiers contract and `jobs.merge.ensure_silver_table` give it, then times, each
+from that same table version (restored in between):
 
-- incremental: `jobs.merge.upsert_latest` of the batch (reduce to changing rows, MERGE), and the
-  post-merge invariants on the keys written (`jobs.invariants.check_silver`);
-- rebuild: the newest version per key over the stored rows and the batch, written as a new table.
+- rebuild: the newest version per key over the stored rows and the day's batch, written as a new table;
+- recent day: `jobs.merge.upsert_latest` of a batch in which `--changed-share` of the table's rows come
+  back with a newer version, all received in the last two months (where open dossiers are), plus
+  `--new-rows` new dossiers and as many unchanged resends as changed rows; then the post-merge invariants
+  (`jobs.invariants.check_silver`) and the same batch merged again (must write nothing);
+- day with old corrections: the same, but `--old-share` of the changed rows are dossiers from any month;
+- the latter with deletion vectors on (silver tables have them off, see jobs.merge.SILVER_DELETION_VECTORS).
 
-With `--compare-layouts` it also builds the table unpartitioned and without deletion vectors, and times
-the same merge into each, which is what the partitioning and deletion-vector choices rest on. Figures go
-to stdout as a Markdown table and, with `--out`, to a JSON file named after the date.
+Figures go to stdout as a Markdown table and, with `--out`, to a JSON file named after the date and size.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,13 @@ from pyspark.sql import functions as F
 from jobs.config import Settings
 from jobs.datasets import get_dataset
 from jobs.invariants import check_silver
-from jobs.merge import ensure_silver_table, latest_per_key, table_version, upsert_latest
+from jobs.merge import (
+    SILVER_DELETION_VECTORS,
+    ensure_silver_table,
+    latest_per_key,
+    table_version,
+    upsert_latest,
+)
 from jobs.session import build_spark
 
 FIRST_RECEIPT = dt.datetime(2023, 7, 1, 7, 30)
@@ -109,10 +114,12 @@ def silver_dossiers(ids: DataFrame, months: int, rows: int, version_day: int) ->
     )
 
 
-def day_batch(spark: SparkSession, rows: int, months: int, changed: int, new: int) -> DataFrame:
+def day_batch(
+    spark: SparkSession, rows: int, months: int, changed: int, new: int, old_share: float
+) -> DataFrame:
     """Changed versions of `changed` stored dossiers, `new` new ones, and `changed` unchanged resends."""
     recent_from = int(rows * (1 - 2 / months))
-    recent = int(changed * 0.8)
+    recent = int(changed * (1 - old_share))
     stride = max(1, (rows - recent_from) // max(recent, 1))
     changed_ids = (
         spark.range(recent)
@@ -136,17 +143,11 @@ def timed(action: Callable[[], Any]) -> tuple[float, Any]:
     return round(time.perf_counter() - start, 1), result
 
 
-def build_table(
-    spark: SparkSession, path: str, rows: int, months: int, partitioned: bool, dvs: bool
-) -> float:
+def build_table(spark: SparkSession, path: str, rows: int, months: int) -> float:
+    """The stored table, written in one go in the platform's silver layout; returns the seconds it took."""
     shutil.rmtree(path, ignore_errors=True)
-    contract = get_dataset("dossiers").contract
-    if not partitioned:
-        contract = replace(contract, silver_partition_by=())
     stored = silver_dossiers(spark.range(rows), months, rows, version_day=0)
-    ensure_silver_table(spark, path, stored.schema, contract)
-    if not dvs:
-        spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('delta.enableDeletionVectors' = 'false')")
+    ensure_silver_table(spark, path, stored.schema, get_dataset("dossiers").contract)
     seconds, _ = timed(lambda: stored.write.format("delta").mode("append").save(path))
     return seconds
 
@@ -165,26 +166,27 @@ def fingerprint(spark: SparkSession, path: str) -> tuple[int, int]:
 def merge_metrics(spark: SparkSession, path: str) -> dict[str, str]:
     last = DeltaTable.forPath(spark, path).history(1).first()
     keep = (
-        "numSourceRows", "numTargetRowsUpdated", "numTargetRowsInserted", "numTargetFilesRemoved",
-        "numTargetFilesAdded", "numTargetDeletionVectorsAdded", "scanTimeMs", "rewriteTimeMs",
+        "numSourceRows", "numTargetRowsUpdated", "numTargetRowsInserted", "numTargetRowsCopied",
+        "numTargetFilesRemoved", "numTargetFilesAdded", "numTargetDeletionVectorsAdded", "scanTimeMs",
+        "rewriteTimeMs",
     )  # fmt: skip
     return {k: last["operationMetrics"].get(k) for k in keep} if last["operation"] == "MERGE" else {}
 
 
-def measure_layout(
-    spark: SparkSession, path: str, args: argparse.Namespace, batch: DataFrame, partitioned: bool, dvs: bool
-) -> dict[str, Any]:
-    """Load the table in one layout, merge the day into it, check it, merge the day again; with the
-    chosen layout, also rebuild the table from the stored rows and the day for comparison."""
+def incremental(spark: SparkSession, path: str, batch: DataFrame, loaded: int, dvs: bool) -> dict[str, Any]:
+    """Merge the batch into the table as loaded (version `loaded`), check it, merge the batch again."""
     contract = get_dataset("dossiers").contract
-    load_s = build_table(spark, path, args.rows, args.months, partitioned, dvs)
-    before = table_version(DeltaTable.forPath(spark, path))
+    table = DeltaTable.forPath(spark, path)
+    if table_version(table) != loaded:
+        table.restoreToVersion(loaded)
+    enabled = str(dvs).lower()
+    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('delta.enableDeletionVectors' = '{enabled}')")
+    start = table_version(table)
     merge_s, outcome = timed(lambda: upsert_latest(spark, path, batch, contract))
     metrics = merge_metrics(spark, path)
-    check_s, checks = timed(lambda: check_silver(spark, path, contract, before))
+    check_s, checks = timed(lambda: check_silver(spark, path, contract, start))
     again_s, again = timed(lambda: upsert_latest(spark, path, batch, contract))
-    run: dict[str, Any] = {
-        "initial_load_s": load_s,
+    return {
         "incremental_merge_s": merge_s,
         "inserted": outcome.inserted,
         "updated": outcome.updated,
@@ -194,16 +196,17 @@ def measure_layout(
         "same_batch_again_s": again_s,
         "same_batch_again_committed": again.committed,
     }
-    if partitioned and dvs:
-        rebuilt = f"{path}_rebuilt"
-        shutil.rmtree(rebuilt, ignore_errors=True)
-        stored = spark.read.format("delta").option("versionAsOf", before).load(path)
-        newest = latest_per_key(stored.unionByName(batch), contract.business_key, contract.version_column)
-        ensure_silver_table(spark, rebuilt, newest.schema, contract)
-        run["rebuild_s"], _ = timed(lambda: newest.write.format("delta").mode("overwrite").save(rebuilt))
-        run["incremental_share_of_rebuild"] = round(merge_s / run["rebuild_s"], 3)
-        run["same_content_as_rebuild"] = fingerprint(spark, rebuilt) == fingerprint(spark, path)
-    return run
+
+
+def rebuild(spark: SparkSession, path: str, batch: DataFrame, before: int) -> float:
+    contract = get_dataset("dossiers").contract
+    rebuilt = f"{path}_rebuilt"
+    shutil.rmtree(rebuilt, ignore_errors=True)
+    stored = spark.read.format("delta").option("versionAsOf", before).load(path)
+    newest = latest_per_key(stored.unionByName(batch), contract.business_key, contract.version_column)
+    ensure_silver_table(spark, rebuilt, newest.schema, contract)
+    seconds, _ = timed(lambda: newest.write.format("delta").mode("overwrite").save(rebuilt))
+    return seconds
 
 
 def machine() -> dict[str, str]:
@@ -228,14 +231,14 @@ def machine() -> dict[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--changed-share", type=float, default=0.01)
+    parser.add_argument("--old-share", type=float, default=0.05)
     parser.add_argument("--new-rows", type=int, default=7_000)
     parser.add_argument("--work-dir", default="/tmp/govlake-bench")
     parser.add_argument("--driver-memory", default="6g")
     parser.add_argument("--shuffle-partitions", type=int, default=8)
-    parser.add_argument("--compare-layouts", action="store_true")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
@@ -245,6 +248,7 @@ def main() -> None:
     )  # fmt: skip
     spark = build_spark(settings, app_name="govlake-bench-merge")
     changed = int(args.rows * args.changed_share)
+    path = f"{args.work_dir}/silver_dossiers"
     results: dict[str, Any] = {
         "date": dt.date.today().isoformat(),
         "machine": machine(),
@@ -253,21 +257,33 @@ def main() -> None:
         "changed_rows": changed,
         "new_rows": args.new_rows,
         "resent_unchanged_rows": changed,
-        "runs": [],
+        "layout": {
+            "partitioned_by": list(get_dataset("dossiers").contract.silver_partition_by),
+            "deletion_vectors": SILVER_DELETION_VECTORS,
+        },
     }
-    batch = day_batch(spark, args.rows, args.months, changed, args.new_rows).cache()
-    results["batch_rows"] = batch.count()
+    results["initial_load_s"] = build_table(spark, path, args.rows, args.months)
+    loaded = table_version(DeltaTable.forPath(spark, path))
+    results["files"] = DeltaTable.forPath(spark, path).detail().first()["numFiles"]
+    recent = day_batch(spark, args.rows, args.months, changed, args.new_rows, old_share=0.0).cache()
+    with_old = day_batch(spark, args.rows, args.months, changed, args.new_rows, args.old_share).cache()
+    results["batch_rows"] = with_old.count()
+    recent.count()
 
-    layouts = [("partitioned by received_month, deletion vectors", True, True)]
-    if args.compare_layouts:
-        layouts += [
-            ("unpartitioned, deletion vectors", False, True),
-            ("partitioned, no deletion vectors", True, False),
-        ]
-    for name, partitioned, dvs in layouts:
-        run = measure_layout(spark, f"{args.work_dir}/silver_dossiers", args, batch, partitioned, dvs)
-        results["runs"].append({"layout": name, **run})
-        print(json.dumps(results["runs"][-1], ensure_ascii=False), flush=True)
+    results["rebuild_s"] = rebuild(spark, path, with_old, loaded)
+    print(json.dumps({"rebuild_s": results["rebuild_s"]}), flush=True)
+    scenarios = []
+    for name, batch, dvs in (
+        ("recent day", recent, SILVER_DELETION_VECTORS),
+        (f"day with {args.old_share:.0%} old corrections", with_old, SILVER_DELETION_VECTORS),
+        (f"day with {args.old_share:.0%} old corrections, deletion vectors on", with_old, True),
+    ):
+        run = {"scenario": name, "deletion_vectors": dvs, **incremental(spark, path, batch, loaded, dvs)}
+        run["incremental_share_of_rebuild"] = round(run["incremental_merge_s"] / results["rebuild_s"], 3)
+        scenarios.append(run)
+        print(json.dumps(run, ensure_ascii=False), flush=True)
+    results["scenarios"] = scenarios
+    results["same_content_as_rebuild"] = fingerprint(spark, f"{path}_rebuilt") == fingerprint(spark, path)
 
     results["machine"]["load_average_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(markdown(results))
@@ -281,18 +297,20 @@ def main() -> None:
 
 def markdown(results: dict[str, Any]) -> str:
     lines = [
-        f"{results['rows']:,} stored rows; batch {results['batch_rows']:,} rows ({results['changed_rows']:,} "
-        f"changed, {results['new_rows']:,} new, {results['resent_unchanged_rows']:,} unchanged resends)",
+        f"{results['rows']:,} stored rows in {results['files']} files "
+        f"(initial load {results['initial_load_s']} s); "
+        f"batch {results['batch_rows']:,} rows ({results['changed_rows']:,} changed, {results['new_rows']:,} "
+        f"new, {results['resent_unchanged_rows']:,} unchanged resends); rebuild {results['rebuild_s']} s",
         "",
-        "| layout | initial load s | incremental merge s | rebuild s | merge / rebuild | invariants s | "
-        "same batch again s |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| scenario | incremental merge s | merge / rebuild | files rewritten | invariants s "
+        "| same batch again s |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    for run in results["runs"]:
+    for run in results["scenarios"]:
         lines.append(
-            f"| {run['layout']} | {run['initial_load_s']} | {run['incremental_merge_s']} | "
-            f"{run.get('rebuild_s', '')} | {run.get('incremental_share_of_rebuild', '')} | "
-            f"{run['invariants_s']} | {run['same_batch_again_s']} |"
+            f"| {run['scenario']} | {run['incremental_merge_s']} | {run['incremental_share_of_rebuild']} | "
+            f"{run['merge_metrics'].get('numTargetFilesRemoved')} | {run['invariants_s']} | "
+            f"{run['same_batch_again_s']} |"
         )
     return "\n".join(lines)
 

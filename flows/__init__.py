@@ -9,6 +9,8 @@ for _name, _value in {
     "DO_NOT_TRACK": "1",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_LOGGING_EXTRA_LOGGERS": "jobs",
+    # Commands (rotate-key, report, ...) log from jobs/ outside any flow run: to the console only.
+    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
     "SPARK_LOCAL_IP": "127.0.0.1",
     # Prefect's temporary server gets 20 s by default, too short on a busy 2-core machine.
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",

@@ -112,7 +112,12 @@ def daily_flow(
 
     started = time.perf_counter()
     futures = [
-        process_task.submit(ingest_task.submit(name, run_id, lake_root, delivery_dates), run_id, lake_root)
+        # Prefect resolves a future passed as an argument to its result before the task runs.
+        process_task.submit(
+            ingest_task.submit(name, run_id, lake_root, delivery_dates),  # type: ignore[call-overload]
+            run_id,
+            lake_root,
+        )
         for name in names
     ]
     for name, future in zip(names, futures, strict=True):

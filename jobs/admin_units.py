@@ -296,7 +296,20 @@ def district_keys() -> dict[str, str]:
 
 
 def _literal_map(mapping: dict[str, str]) -> Column:
-    return F.create_map(*[F.lit(x) for item in sorted(mapping.items()) for x in item])
+    return F.expr(_map_sql(tuple(sorted(mapping.items()))))
+
+
+@functools.cache
+def _map_sql(items: tuple[tuple[str, str], ...]) -> str:
+    # One SQL literal, parsed by Spark in one call: building it from F.lit columns costs a driver round trip
+    # per entry, seconds per batch.
+    return "map(" + ", ".join(f"{_sql_string(k)}, {_sql_string(v)}" for k, v in items) + ")"
+
+
+def _sql_string(value: str | None) -> str:
+    if value is None:
+        return "CAST(NULL AS STRING)"
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def lookup_frame(spark: SparkSession) -> DataFrame:
@@ -325,24 +338,24 @@ def _district_code(district_key: Column) -> Column:
 
 
 def _code_candidates() -> Column:
-    """Commune code -> its candidate, as a literal map (91 entries: no join needed for codes)."""
+    """Commune code -> its candidates, as a literal map (91 entries: no join needed for codes)."""
+    return F.expr(_code_candidates_sql())
+
+
+@functools.cache
+def _code_candidates_sql() -> str:
+    def candidate(c: object) -> str:
+        fields = ", ".join(f"'{f.name}', {_sql_string(getattr(c, f.name))}" for f in CANDIDATE_TYPE)
+        return f"named_struct({fields})"
+
     entries = [(key, candidates) for key, candidates in lookup_entries() if key.isdigit()]
-    return F.create_map(
-        *[
-            part
+    return (
+        "map("
+        + ", ".join(
+            f"{_sql_string(key)}, array({', '.join(candidate(c) for c in candidates)})"
             for key, candidates in entries
-            for part in (
-                F.lit(key),
-                F.array(
-                    *[
-                        F.struct(
-                            *[F.lit(getattr(c, f.name)).cast("string").alias(f.name) for f in CANDIDATE_TYPE]
-                        )
-                        for c in candidates
-                    ]
-                ),
-            )
-        ]
+        )
+        + ")"
     )
 
 

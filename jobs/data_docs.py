@@ -243,7 +243,7 @@ def validation_results(
             )
             for record in batch_records
         ]
-        succeeded = sum(r.success for r in expectation_results)
+        succeeded = sum(bool(r.success) for r in expectation_results)
         total = len(expectation_results)
         results[batch_date] = ExpectationSuiteValidationResult(
             success=succeeded == total,

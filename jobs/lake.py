@@ -102,17 +102,45 @@ def table_exists(spark: SparkSession, lake: Lake, ref: TableRef) -> bool:
 
 
 def register_tables(spark: SparkSession, lake: Lake, refs: list[TableRef]) -> list[str]:
-    """Register existing Delta tables in the session catalog so `SELECT * FROM silver.dossiers` works."""
+    """Register existing Delta tables in the session catalog so `SELECT * FROM silver.dossiers` works.
+
+    A session may have registered another lake's tables before (one process serving several lakes): such
+    names are pointed at this lake, or dropped when this lake has no such table. Dropping a registration
+    never deletes data: the tables are external (they have a LOCATION).
+    """
     registered = []
     for database in sorted(set(ZONES.values())):
         spark.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
     for ref in refs:
+        location = lake.table_path(ref)
+        registered_at = _registered_location(spark, ref.qualified_name)
+        if registered_at is not None and _same_location(registered_at, location):
+            registered.append(ref.qualified_name)
+            continue
+        if registered_at is not None:
+            spark.sql(f"DROP TABLE {ref.qualified_name}")
         if not table_exists(spark, lake, ref):
             continue
-        location = lake.table_path(ref).replace("'", "\\'")
-        spark.sql(f"CREATE TABLE IF NOT EXISTS {ref.qualified_name} USING DELTA LOCATION '{location}'")
+        quoted = location.replace("'", "\\'")
+        spark.sql(f"CREATE TABLE {ref.qualified_name} USING DELTA LOCATION '{quoted}'")
         registered.append(ref.qualified_name)
     return registered
+
+
+def _registered_location(spark: SparkSession, qualified_name: str) -> str | None:
+    if not spark.catalog.tableExists(qualified_name):
+        return None
+    for row in spark.sql(f"DESCRIBE TABLE EXTENDED {qualified_name}").collect():
+        if row["col_name"] == "Location":
+            return str(row["data_type"])
+    return None
+
+
+def _same_location(a: str, b: str) -> bool:
+    def normalised(location: str) -> str:
+        return location.removeprefix("file://").removeprefix("file:").rstrip("/")
+
+    return normalised(a) == normalised(b)
 
 
 def current_version(spark: SparkSession, path: str) -> int:

@@ -21,7 +21,7 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.merge import retry_on_conflict, table_version
+from jobs.merge import retry_on_conflict, table_properties, table_version
 
 log = logging.getLogger(__name__)
 
@@ -188,9 +188,10 @@ def _why_full(
     if built_from == silver_version:
         return None
     silver = DeltaTable.forPath(spark, silver_path)
-    if silver.detail().first()["properties"].get("delta.enableChangeDataFeed") != "true":
+    if table_properties(silver).get("delta.enableChangeDataFeed") != "true":
         return "silver has no change data feed"
-    oldest = silver.history().agg(F.min("version")).first()[0]
+    kept = silver.history().agg(F.min("version").alias("oldest")).first()
+    oldest = kept["oldest"] if kept else None
     if oldest is None or oldest > built_from + 1:
         return f"silver history from version {built_from + 1} is no longer kept"
     return None
@@ -221,7 +222,7 @@ def _incremental(
             if changes.isEmpty():
                 return _record_source_version(spark, gold_path, silver_version, "incremental")
             on = " AND ".join(f"gold.`{k}` = change.`{k}`" for k in MART_KEY)
-            measures = {m: f"change.`{m}`" for m in (*COUNTS, *SHARES)}
+            measures: dict[str, str | Column] = {m: f"change.`{m}`" for m in (*COUNTS, *SHARES)}
             metrics = (
                 DeltaTable.forPath(spark, gold_path)
                 .alias("gold")
@@ -277,7 +278,7 @@ def _record_source_version(
 def _source_version(spark: SparkSession, gold_path: str) -> int | None:
     if not DeltaTable.isDeltaTable(spark, gold_path):
         return None
-    value = DeltaTable.forPath(spark, gold_path).detail().first()["properties"].get(SOURCE_VERSION_PROPERTY)
+    value = table_properties(DeltaTable.forPath(spark, gold_path)).get(SOURCE_VERSION_PROPERTY)
     return int(value) if value is not None else None
 
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from delta.tables import DeltaTable
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, Row, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -42,6 +42,9 @@ STORED_PREFIX = "_stored_"  # columns the change filter carries from the stored 
 # Up to this many batch rows, the batch's keys are broadcast to find their stored versions (a day's delivery);
 # beyond it (a backfill) both sides are shuffled.
 BROADCAST_KEYS_MAX = 1_000_000
+# Off: delta-rs (how analysts read tables without Spark) cannot read deletion vectors. So a MERGE rewrites
+# every file holding an updated row (benchmarks/README.md has what that costs).
+SILVER_DELETION_VECTORS = False
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,16 @@ class MergeOutcome:
     def committed(self) -> bool:
         """Whether this merge wrote a table version (a batch that changes nothing writes none)."""
         return self.read_version is None or self.table_version != self.read_version
+
+    @classmethod
+    def from_metrics(cls, table: DeltaTable, metrics: Row | None, read_version: int) -> MergeOutcome:
+        """What a MERGE just committed, from the metrics row `execute()` returned."""
+        return cls(
+            table_version=table_version(table),
+            inserted=int(metrics["num_inserted_rows"]) if metrics else 0,
+            updated=int(metrics["num_updated_rows"]) if metrics else 0,
+            read_version=read_version,
+        )
 
 
 class SilverSchemaError(ContractError):
@@ -197,15 +210,14 @@ def ensure_silver_table(spark: SparkSession, path: str, schema: T.StructType, co
                 .location(path)
                 .addColumns(schema)
                 .property("delta.enableChangeDataFeed", "true")  # gold builds read silver incrementally
-                # Off: delta-rs (how analysts read tables without Spark) cannot read deletion vectors.
-                .property("delta.enableDeletionVectors", "false")
+                .property("delta.enableDeletionVectors", str(SILVER_DELETION_VECTORS).lower())
                 .comment(f"{contract.title}. Business key: {', '.join(contract.business_key)}")
             )
             partitions = [c for c in contract.silver_partition_by if c in schema.names]
             if partitions:
                 builder = builder.partitionedBy(*partitions)
             builder.execute()
-        properties = DeltaTable.forPath(spark, path).detail().first()["properties"]
+        properties = table_properties(DeltaTable.forPath(spark, path))
         table = f"delta.`{_quoted_path(path)}`"
         for name, expression in silver_constraints(contract).items():
             if f"delta.constraints.{name}" not in properties:
@@ -219,8 +231,19 @@ def table_version(table: DeltaTable) -> int:
     return int(latest["version"]) if latest else 0
 
 
+def table_detail(table: DeltaTable) -> Row:
+    detail = table.detail().first()
+    if detail is None:  # DESCRIBE DETAIL always has one row for an existing table
+        raise ValueError("DESCRIBE DETAIL returned nothing")
+    return detail
+
+
+def table_properties(table: DeltaTable) -> dict[str, str]:
+    return dict(table_detail(table)["properties"])
+
+
 def partition_columns(table: DeltaTable) -> list[str]:
-    return list(table.detail().first()["partitionColumns"])
+    return list(table_detail(table)["partitionColumns"])
 
 
 def sql_literal(value: Any) -> str:
@@ -237,7 +260,7 @@ def sql_literal(value: Any) -> str:
     return f"'{text}'"
 
 
-def partition_filter(alias: str, values_by_column: dict[str, Iterable[Any]]) -> list[str]:
+def partition_filter(alias: str, values_by_column: Mapping[str, Iterable[Any]]) -> list[str]:
     """`alias.p IN (...)` per partition column: the MERGE reads and rewrites only those partitions."""
     conditions = []
     for column, values in values_by_column.items():
@@ -312,12 +335,7 @@ def _merge_changed_rows(
             .execute()
             .first()
         )
-        return MergeOutcome(
-            table_version=table_version(table),
-            inserted=int(metrics["num_inserted_rows"]) if metrics else 0,
-            updated=int(metrics["num_updated_rows"]) if metrics else 0,
-            read_version=read_version,
-        )
+        return MergeOutcome.from_metrics(table, metrics, read_version)
     finally:
         changes.unpersist()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -181,6 +181,21 @@ def process(
     )  # fmt: skip
 
 
+# Rules whose pass rate is an administrative-unit match rate (rule id suffix → unit level in the report).
+UNIT_MATCH_RULES = {".commune.resolved": "commune", ".commune_code.known": "commune"}
+
+
+def add_match_rates(outcome: DatasetOutcome, results: Sequence[RuleResult]) -> None:
+    """Places delivered and resolved to a unit, from the rule counts the one validation pass already made."""
+    for result in results:
+        level = next((lv for suffix, lv in UNIT_MATCH_RULES.items() if result.rule_id.endswith(suffix)), None)
+        if level is None:
+            continue
+        counts = outcome.match_rates.setdefault(level, {"matched": 0, "total": 0})
+        counts["matched"] += result.evaluated - result.failed
+        counts["total"] += result.evaluated
+
+
 def process_batch(
     spark: SparkSession,
     lake: Lake,
@@ -211,6 +226,7 @@ def process_batch(
                 outcome.rule_failures[result.rule_id] = (
                     outcome.rule_failures.get(result.rule_id, 0) + result.failed
                 )
+        add_match_rates(outcome, results)
         outcome.blocked_reasons = blocking_failures(results, list(suite.rules))
         if outcome.blocked_reasons:
             outcome.status = "blocked"

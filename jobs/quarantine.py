@@ -26,7 +26,7 @@ def quarantine_rows(failed: DataFrame, dataset: Dataset, rules: Sequence[Rule], 
         *[x for name, rank in SEVERITY_RANK.items() for x in (F.lit(rank), F.lit(name))]
     )
     worst = F.array_max(F.transform(F.col(FAILED_RULES), lambda rule_id: severity_of[rule_id]))
-    pii_kinds = {spec.name: spec.pii for spec in dataset.contract.pii_fields}
+    pii_kinds = {spec.name: str(spec.pii) for spec in dataset.contract.pii_fields}
     key = F.concat_ws("|", *[F.col(f"{RAW}.`{k}`") for k in dataset.contract.business_key])
     return failed.select(
         F.lit(dataset.name).alias("dataset"),

@@ -46,6 +46,8 @@ class DatasetOutcome:
     # One entry per rule per batch: batch_date, rule_id, severity, column, evaluated, failed, pass_rate,
     # message_vi, message_en. Counts only: never a data value.
     rule_results: list[dict[str, Any]] = field(default_factory=list)
+    # Per unit level, {"matched": n, "total": m}: places the batches named that resolved to a unit.
+    match_rates: dict[str, dict[str, int]] = field(default_factory=dict)
     blocked_reasons: list[str] = field(default_factory=list)
     error: str | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)

@@ -129,6 +129,14 @@ def upsert_scd2(spark: SparkSession, path: str, batch: DataFrame, contract: Cont
     written, when the batch brings no new state.
     """
     check_batch_columns(batch, contract)
+    if DeltaTable.isDeltaTable(spark, path):
+        stored_columns = spark.read.format("delta").load(path).columns
+        missing = [c for c in WINDOW_COLUMNS if c not in stored_columns]
+        if missing:
+            raise SilverSchemaError(
+                f"silver.{contract.dataset} at {path} has no {', '.join(missing)}: it was written as a "
+                "latest-wins table; rebuild it from bronze to keep SCD2 history"
+            )
     records = with_open_windows(batch, contract.version_column)
     ensure_silver_table(spark, path, records.schema, contract)
 
@@ -136,12 +144,6 @@ def upsert_scd2(spark: SparkSession, path: str, batch: DataFrame, contract: Cont
         table = DeltaTable.forPath(spark, path)
         read_version = table_version(table)
         stored = spark.read.format("delta").option("versionAsOf", read_version).load(path)
-        missing = [c for c in WINDOW_COLUMNS if c not in stored.columns]
-        if missing:
-            raise SilverSchemaError(
-                f"silver.{contract.dataset} at {path} has no {', '.join(missing)}: it was written as a "
-                "latest-wins table; rebuild it from bronze to keep SCD2 history"
-            )
         conformed = conform_to_table(records, stored.schema, contract)
         changes = window_changes(rederive_windows(stored, conformed, contract)).persist(
             StorageLevel.MEMORY_AND_DISK
@@ -167,12 +169,7 @@ def upsert_scd2(spark: SparkSession, path: str, batch: DataFrame, contract: Cont
                 .execute()
                 .first()
             )
-            return MergeOutcome(
-                table_version=table_version(table),
-                inserted=int(metrics["num_inserted_rows"]) if metrics else 0,
-                updated=int(metrics["num_updated_rows"]) if metrics else 0,
-                read_version=read_version,
-            )
+            return MergeOutcome.from_metrics(table, metrics, read_version)
         finally:
             changes.unpersist()
 

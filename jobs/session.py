@@ -113,7 +113,7 @@ def record_resolved_jars(spark: SparkSession) -> list[str]:
     """Remember the jars Spark's resolver fetched for Delta, so later sessions skip resolution."""
     jars = [
         j.removeprefix("file://").removeprefix("file:")
-        for j in spark.conf.get("spark.jars", "").split(",")
+        for j in (spark.conf.get("spark.jars", "") or "").split(",")
         if j
     ]
     RESOLVED_JARS_FILE.write_text("\n".join([DELTA_MAVEN_COORDINATE, *jars]) + "\n", encoding="utf-8")

@@ -14,6 +14,7 @@ from jobs.datasets import Dataset
 from jobs.datetimes import parse_date, parse_timestamp
 from jobs.pii import PiiKey, pseudonymise_pii
 from jobs.quality import RAW
+from jobs.readers import REPAIRS, REPAIRS_TYPE, repaired_texts
 from jobs.text import clean_whitespace, nfc
 
 PROVENANCE_COLUMNS = (
@@ -25,6 +26,7 @@ PROVENANCE_COLUMNS = (
     "_ingest_run_id",
     "_ingested_at",
 )
+REPAIRED = "_repaired"
 TRUE_WORDS = ("1", "true", "yes", "y", "có", "co", "x")
 
 
@@ -50,24 +52,38 @@ def standardise(bronze_rows: DataFrame, dataset: Dataset, key: PiiKey) -> DataFr
     contract = dataset.contract
     present = set(bronze_rows.columns)
     source_columns = [
-        c for c in bronze_rows.columns if c not in PROVENANCE_COLUMNS and c != "_corrupt_record"
+        c for c in bronze_rows.columns if c not in (*PROVENANCE_COLUMNS, "_corrupt_record", REPAIRS)
     ]
+
+    text_fields = [spec.name for spec in contract.fields if spec.type == "string" and spec.name in present]
+    if REPAIRS in present and text_fields:
+        bronze_rows = bronze_rows.withColumn(REPAIRED, repaired_texts(text_fields))
 
     def delivered(name: str) -> Column:
         return F.col(f"`{name}`") if name in present else F.lit(None).cast("string")
 
+    def to_conform(name: str) -> Column:
+        """The delivered text, its mojibake repaired (`_raw` keeps it as delivered)."""
+        if REPAIRED in bronze_rows.columns and name in text_fields:
+            return F.col(REPAIRED)[name]
+        return delivered(name)
+
     conformed = [
         (
-            pseudonymise_pii(spec.pii, delivered(spec.name), key)
+            pseudonymise_pii(spec.pii, to_conform(spec.name), key)
             if spec.pii
-            else typed_value(delivered(spec.name), spec)
+            else typed_value(to_conform(spec.name), spec)
         ).alias(spec.silver_name)
         for spec in contract.fields
     ]
     raw = F.struct(*[delivered(c).alias(c) for c in dict.fromkeys([*contract.field_names, *source_columns])])
-    provenance = [delivered(c).alias(c) if c in present else F.lit(None).alias(c) for c in PROVENANCE_COLUMNS]
+    provenance = [delivered(c).alias(c) for c in PROVENANCE_COLUMNS]
+    # Which delivered values were mojibake, and the encoding that repaired them (kept as lineage).
+    repairs = F.col(REPAIRS) if REPAIRS in present else F.array().cast(REPAIRS_TYPE)
     corrupt = delivered("_corrupt_record").alias("_corrupt_record")
-    return bronze_rows.select(*conformed, raw.alias(RAW), corrupt, *provenance).transform(dataset.clean)
+    return bronze_rows.select(
+        *conformed, raw.alias(RAW), corrupt, *provenance, repairs.alias(REPAIRS)
+    ).transform(dataset.clean)
 
 
 def silver_columns(dataset: Dataset, conformed_columns: list[str]) -> list[str]:

@@ -45,8 +45,8 @@ def write_sample(root: Path) -> Lake:
     lake = Lake(str(root.resolve()))
     lake.ensure_layout()
     generate_sample(
-        Path(lake.landing), root / "_sample" / "manifest.json", days=2, start=dt.date(2025, 6, 29),
-        dossiers_per_day=12, enterprises=6, seed=21, defect_rate=0.08,
+        Path(lake.landing), root / "_sample" / "manifest.json", days=1, start=dt.date(2025, 6, 29),
+        dossiers_per_day=12, enterprises=6, seed=21, defect_rate=0.15,
     )  # fmt: skip
     return lake
 
@@ -204,7 +204,8 @@ def test_a_cluster_run_writes_the_same_tables_as_a_local_run(
     for ref in COMPARED:
         expected = comparable(spark.read.format("delta").load(local.table_path(ref)))
         actual = comparable(spark.read.format("delta").load(on_cluster.table_path(ref)))
-        assert actual.count() > 0, ref.qualified_name
+        if ref.zone != "quarantine":  # how many rows the sample's defects send to quarantine may be none
+            assert actual.count() > 0, ref.qualified_name
         assertDataFrameEqual(actual, expected)
     for name in ("rows_read", "bronze_rows", "valid", "quarantined", "inserted", "updated"):
         assert [d[name] for d in cluster_summary["datasets"]] == [d[name] for d in local_summary["datasets"]]

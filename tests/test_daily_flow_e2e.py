@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from delta.tables import DeltaTable
+from test_report_browser import requested_urls, vi_int
 from typer.testing import CliRunner
 
 from flows.cli import app
@@ -130,6 +131,20 @@ def test_every_injected_defect_is_caught_by_exactly_its_rule(sample_run, spark):
         assert outcome["rule_failures"] == dict(Counter(d["rule_id"] for d in defects))
 
 
+def test_administrative_unit_match_rates_count_every_place_that_did_not_resolve(sample_run):
+    defects = Counter(d["rule_id"] for d in sample_run["manifest"]["defects"])
+    for outcome in sample_run["first"]["datasets"]:
+        dataset = outcome["dataset"]
+        match_rules = {f"{dataset}.commune.resolved", f"{dataset}.commune_code.known"}
+        if not match_rules & {r.rule_id for r in load_suite(dataset).rules}:
+            assert outcome["match_rates"] == {}, dataset  # payments name no place
+            continue
+        commune = outcome["match_rates"]["commune"]
+        unmatched = sum(defects[rule_id] for rule_id in match_rules)
+        assert commune["total"] - commune["matched"] == unmatched, dataset
+        assert commune["total"] >= commune["matched"] > 0, dataset
+
+
 def test_second_run_ingests_nothing_and_writes_no_table_version(sample_run, spark):
     second = sample_run["second"]
     assert second["status"] == "succeeded", second["problems"]
@@ -184,6 +199,44 @@ def test_no_raw_identifier_outside_bronze_and_bronze_still_has_them(sample_run):
     assert scan_for_pii([lake_root / "bronze"])
 
 
+def test_one_citizen_is_followed_across_dossiers_payments_and_feedback_by_pseudonym(sample_run, spark):
+    from pyspark.sql import functions as F
+
+    lake = sample_run["lake"]
+
+    def silver_table(dataset: str, phone: str, alias: str):
+        """Rows whose phone passed its format rule (a `warn`: a mistyped phone stays, under its own pseudonym)."""
+        rows = spark.read.format("delta").load(lake.table_path(silver(dataset)))
+        mistyped = F.array_contains("_dq_warnings", f"{dataset}.{phone}.format")
+        return rows.where(~mistyped).select("dossier_code", F.col(f"{phone}_pseudonym").alias(alias))
+
+    dossiers = silver_table("dossiers", "applicant_phone", "applicant")
+    payments = silver_table("payments", "payer_phone", "payer")
+    feedback = silver_table("feedback", "reporter_phone", "reporter")
+    # The gateway writes the applicant's phone in another form than the portal (+84… against 0…) and the hotline
+    # in yet another: each payment and each feedback about a dossier carries its applicant's pseudonym.
+    paid = dossiers.join(payments, "dossier_code").where("applicant IS NOT NULL AND payer IS NOT NULL")
+    about = dossiers.join(feedback, "dossier_code").where("applicant IS NOT NULL AND reporter IS NOT NULL")
+    assert paid.count() > 0 and about.count() > 0
+    assert paid.where("applicant <> payer").count() == 0
+    assert about.where("applicant <> reporter").count() == 0
+
+    # One citizen, by pseudonym alone: their dossiers, the fees they paid and the feedback they sent.
+    everywhere = (
+        dossiers.select(F.col("applicant").alias("person"))
+        .intersect(payments.select("payer"))
+        .intersect(feedback.select("reporter"))
+    )
+    person = everywhere.orderBy("person").first()["person"]
+    assert len(person) == 64 and int(person, 16) >= 0  # a hex HMAC-SHA256, not a phone number
+    own_dossiers = {r.dossier_code for r in dossiers.where(F.col("applicant") == person).collect()}
+    paid_for = {r.dossier_code for r in payments.where(F.col("payer") == person).collect()}
+    wrote_about = {r.dossier_code for r in feedback.where(F.col("reporter") == person).collect()} - {None}
+    in_silver = {r.dossier_code for r in dossiers.collect()}  # a dossier with a defect waits in quarantine
+    assert own_dossiers and paid_for and (paid_for & in_silver) <= own_dossiers
+    assert (wrote_about & in_silver) <= own_dossiers
+
+
 def test_raw_zones_are_owner_only(sample_run):
     import stat
 
@@ -210,6 +263,28 @@ def test_unreadable_files_are_rejected_with_path_and_reason_and_the_run_exits_1(
         if version != sample_run["versions_after_second"][name]
     }  # fmt: skip
     assert changed == {INGESTED_FILES.qualified_name}
+
+
+def test_the_runs_own_report_opens_offline_in_headless_chromium(sample_run, browser):
+    from selenium.webdriver.common.by import By
+
+    run = sample_run["first"]
+    page_url = Path(sample_run["lake"].reports_dir, f"{run['run_id']}.html").resolve().as_uri()
+    browser.get(page_url)
+
+    def shown(metric: str) -> str:
+        return browser.find_element(By.CSS_SELECTOR, f'[data-metric="{metric}"]').text.strip()
+
+    assert shown("run_id") == run["run_id"]
+    for outcome in run["datasets"]:
+        for key in ("rows_read", "bronze_rows", "valid", "quarantined", "inserted", "updated"):
+            assert shown(f"{outcome['dataset']}.{key}") == vi_int(outcome[key]), (outcome["dataset"], key)
+        for rule_id, failed in outcome["rule_failures"].items():
+            assert shown(f"{rule_id}.failed") == vi_int(failed)
+    assert shown("total.rows_read") == vi_int(sum(d["rows_read"] for d in run["datasets"]))
+    errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    assert errors == []
+    assert set(requested_urls(browser)) == {page_url}
 
 
 def test_sql_command_queries_registered_tables(sample_run):

@@ -187,6 +187,25 @@ def test_mojibake_stays_as_delivered_and_is_listed_for_repair(spark, tmp_path) -
     assert result["S3"]["name_fixed"] == "Café"  # real Latin text is not "repaired"
     assert [(r["column"], r["encoding"]) for r in result["S3"][REPAIRS]] == [("location", "utf-8")]
 
+    # Standardisation conforms the repaired text; `_raw` keeps what arrived and `_repairs` says what changed.
+    from jobs.datasets import get_dataset
+    from jobs.pii import PiiKey
+    from jobs.standardise import standardise
+
+    dataset = get_dataset("air_quality")
+    conformed = {
+        r["station_code"]: r
+        for r in standardise(raw.frame, dataset, PiiKey(b"k" * 32, source="test")).collect()
+    }
+    assert (conformed["S1"]["location"], conformed["S1"]["station_name"]) == (
+        "Phường Định Hòa",
+        "Trạm Bình Dương",
+    )
+    assert conformed["S1"]["_raw"]["location"] == tcvn3
+    assert len(conformed["S1"][REPAIRS]) == 2
+    assert conformed["S2"]["location"] == "Phường Phú Cường" and conformed["S2"][REPAIRS] == []
+    assert conformed["S3"]["station_name"] == "Café"
+
 
 def test_json_array_and_json_lines_are_read_in_order(spark, tmp_path) -> None:
     records = [
