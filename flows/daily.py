@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.runtime import get_runtime
@@ -53,6 +53,31 @@ def ingest_task(
         landing_for_dates(rt.lake, contracts, delivery_dates, f"{run_id}-{dataset}") as lake,
     ):
         pipeline.ingest(rt.spark, lake, dataset, run_id, outcome)
+    create_table_artifact(
+        [
+            {
+                "file": f.relative_path,
+                "status": f.status,
+                "rows read": f.rows_read,
+                "rows in bronze": f.rows_in_bronze,
+                "encoding": f.encoding or "",
+                "reason": f.reason or "",
+            }
+            for f in outcome.files
+        ]
+        or [
+            {
+                "file": "",
+                "status": "nothing new",
+                "rows read": 0,
+                "rows in bronze": 0,
+                "encoding": "",
+                "reason": "",
+            }
+        ],
+        key=artifact_key("ingest", dataset),
+        description=f"{dataset}: files taken from landing into bronze by run {run_id}",
+    )
     return outcome
 
 
@@ -60,7 +85,20 @@ def ingest_task(
 def process_task(outcome: DatasetOutcome, run_id: str, lake_root: str | None) -> DatasetOutcome:
     rt = get_runtime(lake_root)
     pipeline.process(rt.spark, rt.lake, outcome.dataset, run_id, rt.pii_key, outcome)
+    create_table_artifact(
+        [{name: getattr(outcome, name) for name in ROW_COUNTS} | {"status": outcome.status}],
+        key=artifact_key("validate-merge", outcome.dataset),
+        description=f"{outcome.dataset}: rows validated and merged by run {run_id}",
+    )
     return outcome
+
+
+ROW_COUNTS = ("bronze_rows", "valid", "quarantined", "warned", "inserted", "updated")
+
+
+def artifact_key(stage: str, dataset: str) -> str:
+    """Prefect keys take lower-case letters, digits and dashes; a key per stage and dataset keeps history."""
+    return f"{stage}-{dataset}".replace("_", "-")
 
 
 @task(name="reference-tables", **TASK_OPTIONS)
