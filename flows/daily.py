@@ -21,7 +21,7 @@ from jobs.merge import is_write_conflict
 from jobs.pii_scan import default_scan_roots, files_changed_since, scan_for_pii
 from jobs.reference_tables import write_reference_tables
 from jobs.report import build_report
-from jobs.runs import VIETNAM, DatasetOutcome, RunSummary, new_run_id
+from jobs.runs import VIETNAM, DatasetOutcome, FileOutcome, RunSummary, new_run_id
 
 
 def transient_fault(task: Any, task_run: Any, state: Any) -> bool:
@@ -41,6 +41,24 @@ TASK_OPTIONS: dict[str, Any] = {
 }
 
 
+ROW_COUNTS = ("bronze_rows", "valid", "quarantined", "warned", "inserted", "updated")
+
+
+def artifact_key(stage: str, dataset: str) -> str:
+    """Prefect keys take lower-case letters, digits and dashes; a key per stage and dataset keeps history."""
+    return f"{stage}-{dataset}".replace("_", "-")
+
+
+def ingested_file_rows(outcome: DatasetOutcome) -> list[dict[str, Any]]:
+    """One artifact row per file the ingest looked at (a row saying so when landing had nothing new)."""
+    files = outcome.files or [FileOutcome("", "nothing new")]
+    return [
+        {"file": f.relative_path, "status": f.status, "rows read": f.rows_read,
+         "rows in bronze": f.rows_in_bronze, "encoding": f.encoding or "", "reason": f.reason or ""}
+        for f in files
+    ]  # fmt: skip
+
+
 @task(name="ingest", task_run_name="ingest-{dataset}", **TASK_OPTIONS)
 def ingest_task(
     dataset: str, run_id: str, lake_root: str | None, delivery_dates: list[str] | None = None
@@ -54,27 +72,7 @@ def ingest_task(
     ):
         pipeline.ingest(rt.spark, lake, dataset, run_id, outcome)
     create_table_artifact(
-        [
-            {
-                "file": f.relative_path,
-                "status": f.status,
-                "rows read": f.rows_read,
-                "rows in bronze": f.rows_in_bronze,
-                "encoding": f.encoding or "",
-                "reason": f.reason or "",
-            }
-            for f in outcome.files
-        ]
-        or [
-            {
-                "file": "",
-                "status": "nothing new",
-                "rows read": 0,
-                "rows in bronze": 0,
-                "encoding": "",
-                "reason": "",
-            }
-        ],
+        ingested_file_rows(outcome),
         key=artifact_key("ingest", dataset),
         description=f"{dataset}: files taken from landing into bronze by run {run_id}",
     )
@@ -91,14 +89,6 @@ def process_task(outcome: DatasetOutcome, run_id: str, lake_root: str | None) ->
         description=f"{outcome.dataset}: rows validated and merged by run {run_id}",
     )
     return outcome
-
-
-ROW_COUNTS = ("bronze_rows", "valid", "quarantined", "warned", "inserted", "updated")
-
-
-def artifact_key(stage: str, dataset: str) -> str:
-    """Prefect keys take lower-case letters, digits and dashes; a key per stage and dataset keeps history."""
-    return f"{stage}-{dataset}".replace("_", "-")
 
 
 @task(name="reference-tables", **TASK_OPTIONS)

@@ -56,7 +56,8 @@ def standardise(bronze_rows: DataFrame, dataset: Dataset, key: PiiKey) -> DataFr
     ]
 
     text_fields = [spec.name for spec in contract.fields if spec.type == "string" and spec.name in present]
-    if REPAIRS in present and text_fields:
+    repairing = REPAIRS in present and bool(text_fields)
+    if repairing:
         bronze_rows = bronze_rows.withColumn(REPAIRED, repaired_texts(text_fields))
 
     def delivered(name: str) -> Column:
@@ -64,7 +65,7 @@ def standardise(bronze_rows: DataFrame, dataset: Dataset, key: PiiKey) -> DataFr
 
     def to_conform(name: str) -> Column:
         """The delivered text, its mojibake repaired (`_raw` keeps it as delivered)."""
-        if REPAIRED in bronze_rows.columns and name in text_fields:
+        if repairing and name in text_fields:
             return F.col(REPAIRED)[name]
         return delivered(name)
 
