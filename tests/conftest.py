@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -9,9 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from delta.tables import DeltaTable
+from typer.testing import CliRunner
 
 import flows  # noqa: F401  (sets the process environment defaults before Prefect is imported)
+from flows.cli import app  # noqa: E402
 from jobs.config import Settings  # noqa: E402
+from jobs.datasets import DATASETS  # noqa: E402
+from jobs.lake import INGESTED_FILES, RULE_RESULTS, Lake, bronze, gold, quarantine, silver  # noqa: E402
+from jobs.marts import DOSSIERS_BY_COMMUNE_MONTH  # noqa: E402
+from jobs.sample import generate_sample  # noqa: E402
 from jobs.session import build_spark  # noqa: E402
 
 SHARED_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
@@ -102,3 +111,51 @@ def browser(tmp_path: Path) -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
+
+
+# The generated sample taken through the daily flow three times (all seven datasets; a rerun that must
+# change nothing; a day of files that cannot be read). Shared, read-only, by every test that needs a
+# populated lake: building it costs a few minutes.
+@pytest.fixture(scope="session")
+def sample_run(spark, tmp_path_factory, prefect_harness) -> dict[str, Any]:
+    """Run results, table versions after each run, the sample's manifest and its `Lake`; do not write to it."""
+    from flows.daily import daily_flow
+
+    root = tmp_path_factory.mktemp("e2e-lake")
+    lake = Lake(str(root.resolve()))
+    lake.ensure_layout()
+    manifest_path = root / "_sample" / "manifest.json"
+    generate_sample(
+        Path(lake.landing), manifest_path, days=3, start=dt.date(2025, 6, 29), dossiers_per_day=80,
+        enterprises=60, seed=7, defect_rate=0.06,
+    )  # fmt: skip
+    first = daily_flow(lake_root=str(root))
+    versions_after_first = table_versions(spark, lake)
+    second = daily_flow(lake_root=str(root))
+    versions_after_second = table_versions(spark, lake)
+    # A third delivery day brings only files that cannot be taken in; the CLI must say so and exit 1.
+    bad_day = Path(lake.landing, "so-khdt", "enterprises", "2025-07-02")
+    bad_day.mkdir(parents=True)
+    (bad_day / "dangky_doanhnghiep_202507.xlsx").write_bytes(b"PK\x03\x04 this is not a workbook")
+    dossier_day = Path(lake.landing, "cong-dvc", "dossiers", "2025-07-02")
+    dossier_day.mkdir(parents=True)
+    (dossier_day / "hoso_20250702.jsonl").write_text('{"MaHoSo": "X-1", "NgayCapNhat": "20250702080000"}\n')
+    third_cli = CliRunner().invoke(app, ["run", "--lake", str(root)])
+    return {
+        "lake": lake,
+        "manifest": json.loads(manifest_path.read_text(encoding="utf-8")),
+        "first": first,
+        "second": second,
+        "versions_after_first": versions_after_first,
+        "versions_after_second": versions_after_second,
+        "third_cli": third_cli,
+    }
+
+
+def table_versions(spark, lake: Lake) -> dict[str, int]:
+    refs = [gold(DOSSIERS_BY_COMMUNE_MONTH), INGESTED_FILES, RULE_RESULTS]
+    refs += [r(d) for d in DATASETS for r in (bronze, silver, quarantine)]
+    return {
+        r.qualified_name: DeltaTable.forPath(spark, lake.table_path(r)).history(1).first()["version"]
+        for r in refs
+    }
