@@ -94,11 +94,27 @@ def run(
         raise typer.Exit(1)
 
 
+# A text cell starting with one of these is a formula to a spreadsheet (OWASP "CSV injection").
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert_for_spreadsheets(frame: Any) -> Any:
+    """A copy of a pandas frame whose text cells a spreadsheet cannot run: a cell starting with a formula
+    trigger gets a leading apostrophe, as OWASP's CSV-injection guidance says. Numbers stay numbers."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object:
+            safe[column] = safe[column].map(
+                lambda v: f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_TRIGGERS) else v
+            )
+    return safe
+
+
 def _write_frame(frame: Any, out: Path) -> None:
     if out.suffix == ".parquet":
         frame.to_parquet(out, index=False)
     else:
-        frame.to_csv(out, index=False)
+        inert_for_spreadsheets(frame).to_csv(out, index=False)
     console.print(f"wrote {out}")
 
 
@@ -167,8 +183,16 @@ def _sql_with_duckdb(query: str, lake: str | None, limit: int, out: Path | None)
 
 
 @app.command()
-def tables(lake: LakeOption = None) -> None:
-    """List the lake's tables with row counts and current versions."""
+def tables(
+    lake: LakeOption = None,
+    describe: Annotated[
+        bool, typer.Option("--describe", help="Print the data dictionary: every column and its definition")
+    ] = False,
+) -> None:
+    """List the lake's tables with row counts and current versions (`--describe`: the data dictionary)."""
+    if describe:
+        _describe_tables()
+        return
     from flows.runtime import get_runtime
     from jobs.lake import current_version
 
@@ -179,6 +203,17 @@ def tables(lake: LakeOption = None) -> None:
         version = current_version(rt.spark, location)
         table.add_row(name, str(rt.spark.table(name).count()), str(version), location)
     console.print(table)
+
+
+def _describe_tables() -> None:
+    """Gold marts (from their specs) and silver tables (from their contracts); no Spark needed."""
+    from jobs.dictionary import gold_entries, silver_entries
+
+    for entry in [*gold_entries(), *silver_entries()]:
+        table = Table("column", "definition", title=entry.name, caption=entry.description)
+        for column, definition in entry.columns:
+            table.add_row(column, definition)
+        console.print(table)
 
 
 @app.command()

@@ -202,8 +202,13 @@ def daily_flow(
 
 
 def _gold_exists(lake_root: str | None) -> bool:
-    from jobs.lake import gold, table_exists
-    from jobs.marts import DOSSIERS_BY_COMMUNE_MONTH
+    """Every mart whose silver sources exist has its table (a mart added since the last run gets built)."""
+    from jobs.lake import gold, silver, table_exists
+    from jobs.mart_registry import MARTS
 
     rt = get_runtime(lake_root)
-    return table_exists(rt.spark, rt.lake, gold(DOSSIERS_BY_COMMUNE_MONTH))
+    return all(
+        table_exists(rt.spark, rt.lake, gold(spec.name))
+        for spec in MARTS
+        if all(table_exists(rt.spark, rt.lake, silver(source)) for source in spec.sources)
+    )

@@ -1,4 +1,4 @@
-"""Operations commands: `govlake serve`, `backfill`, `maintain`, `history` and `rollback`."""
+"""Operations commands: `govlake verify`, `serve`, `backfill`, `maintain`, `history` and `rollback`."""
 
 from __future__ import annotations
 
@@ -47,6 +47,38 @@ def print_maintenance(report: dict[str, Any]) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    @app.command()
+    def verify(
+        lake: LakeOption = None,
+        dataset: Annotated[
+            list[str] | None, typer.Option("--dataset", "-d", help="Only these datasets' tables")
+        ] = None,
+    ) -> None:
+        """Check the lake's invariants: conservation against the ledgers, lineage, silver keys and SCD2
+        windows, gold source versions. Exit code 1 when any is violated."""
+        from flows.runtime import get_runtime
+        from jobs.datasets import get_dataset
+        from jobs.verify import verify_lake
+
+        _check_settings(lake)
+        try:
+            names = [get_dataset(name).name for name in dataset or []]
+        except KeyError as error:
+            console.print(f"[red]{error.args[0]}[/red]")
+            raise typer.Exit(2) from None
+        rt = get_runtime(lake)
+        report = verify_lake(rt.spark, rt.lake, names or None)
+        for line in report.checked:
+            console.print(f"checked {line}", soft_wrap=True, markup=False)
+        if report.ok:
+            console.print("no violations")
+            return
+        table = Table("table", "check", "detail", title=f"{len(report.violations)} violations")
+        for v in report.violations:
+            table.add_row(v.table, v.check, v.detail)
+        console.print(table)
+        raise typer.Exit(1)
+
     @app.command()
     def serve(
         start_server: Annotated[

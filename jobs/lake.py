@@ -147,5 +147,6 @@ def current_version(spark: SparkSession, path: str) -> int:
     """The latest committed version of a Delta table."""
     from delta.tables import DeltaTable
 
-    latest = DeltaTable.forPath(spark, path).history(1).select("version").first()
-    return int(latest["version"]) if latest else 0
+    from jobs.merge import table_version
+
+    return table_version(DeltaTable.forPath(spark, path))

@@ -362,12 +362,27 @@ def _decoder(encoding: str) -> Callable[[bytes], str]:
     return lambda data: unicodedata.normalize("NFC", data.decode(encoding, errors="replace"))
 
 
+# UTF-8 text damaged by a few stray bytes: at least this many well-formed multi-byte letters per bad byte.
+UTF8_LETTERS_PER_BAD_BYTE = 10
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def _mostly_utf8(data: bytes) -> bool:
+    """UTF-8 with a few invalid bytes (a damaged export), not a legacy encoding: legacy Vietnamese text
+    practically never forms well-formed UTF-8 sequences, damaged UTF-8 is full of them."""
+    letters = len(_UTF8_MULTIBYTE.findall(data))
+    bad = data.decode("utf-8", errors="replace").count("\ufffd") - data.count("\ufffd".encode())
+    return letters >= UTF8_LETTERS_PER_BAD_BYTE * max(bad, 1)
+
+
 def detect_encoding(data: bytes, sample_bytes: int = 256 * 1024) -> str:
     """The encoding of a delivered file, one of ENCODING_NAMES.
 
     1. A byte-order mark decides: UTF-8 BOM -> 'utf-8-sig', UTF-16 LE/BE BOM -> 'utf-16'.
     2. Bytes that decode as UTF-8 are UTF-8 (pure ASCII included). Legacy Vietnamese text is practically
-       never valid UTF-8: its letter bytes (0xA1-0xFE) are not followed by UTF-8 continuation bytes.
+       never valid UTF-8: its letter bytes (0xA1-0xFE) are not followed by UTF-8 continuation bytes. Text
+       with many well-formed UTF-8 letters and a few invalid bytes is damaged UTF-8 (`_mostly_utf8`): the
+       reader then marks the records holding the bad bytes instead of mis-decoding the whole file.
     3. Otherwise the lines with non-ASCII bytes (up to `sample_bytes`) are decoded as TCVN3, VNI-Windows and
        Windows-1258, and the candidate whose words look most like Vietnamese syllables wins
        (`vietnamese_plausibility`); ties go to TCVN3, then VNI-Windows, then Windows-1258.
@@ -382,6 +397,8 @@ def detect_encoding(data: bytes, sample_bytes: int = 256 * 1024) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
+    if _mostly_utf8(data):
+        return "utf-8"
     sample = bytearray()
     for line in data.splitlines():
         if not line.isascii():

@@ -226,24 +226,37 @@ def ensure_silver_table(spark: SparkSession, path: str, schema: T.StructType, co
     retry_on_conflict(create_and_constrain)
 
 
+def _jvm(table: DeltaTable) -> Any:
+    return table._spark._jvm  # type: ignore[attr-defined,union-attr]
+
+
+def table_snapshot(table: DeltaTable) -> Any:
+    """The table's latest snapshot (the JVM object), read from its log on the driver.
+
+    `history(1)` and `detail()` run a Spark job each (about half a second here) and a merge asks several
+    times; the snapshot answers version, properties and partitioning without one.
+    """
+    none = _jvm(table).scala.Option.empty()
+    # DeltaLog.update(stalenessAcceptable, checkIfUpdatedSinceTs, catalogTableOpt): Scala defaults are not
+    # visible through py4j, so all three are given.
+    return table._jdt.deltaLog().update(False, none, none)  # type: ignore[attr-defined]
+
+
+def _as_python(table: DeltaTable, scala_collection: Any) -> Any:
+    return _jvm(table).scala.jdk.javaapi.CollectionConverters.asJava(scala_collection)
+
+
 def table_version(table: DeltaTable) -> int:
-    latest = table.history(1).select("version").first()
-    return int(latest["version"]) if latest else 0
-
-
-def table_detail(table: DeltaTable) -> Row:
-    detail = table.detail().first()
-    if detail is None:  # DESCRIBE DETAIL always has one row for an existing table
-        raise ValueError("DESCRIBE DETAIL returned nothing")
-    return detail
+    return int(table_snapshot(table).version())
 
 
 def table_properties(table: DeltaTable) -> dict[str, str]:
-    return dict(table_detail(table)["properties"])
+    """The table's properties (`TBLPROPERTIES`, including its CHECK constraints as `delta.constraints.*`)."""
+    return dict(_as_python(table, table_snapshot(table).metadata().configuration()))
 
 
 def partition_columns(table: DeltaTable) -> list[str]:
-    return list(table_detail(table)["partitionColumns"])
+    return list(_as_python(table, table_snapshot(table).metadata().partitionColumns()))
 
 
 def sql_literal(value: Any) -> str:

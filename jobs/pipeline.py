@@ -6,6 +6,7 @@ Functions take a SparkSession and names, and return plain outcome objects the fl
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs import ledger, marts
-from jobs.bronze import read_batch, write_file_to_bronze
+from jobs.bronze import read_batch, write_file_to_bronze, write_files_to_bronze
 from jobs.datasets import DATASETS, Dataset, get_dataset
 from jobs.invariants import check_silver
 from jobs.lake import (
@@ -45,7 +46,7 @@ from jobs.quality import (
     warn_rule_ids,
 )
 from jobs.quarantine import quarantine_rows, write_quarantine
-from jobs.readers import Delivery, FileRejected, discover_deliveries, read_delivery
+from jobs.readers import Delivery, FileRejected, RawBatch, discover_deliveries, read_delivery
 from jobs.runs import DatasetOutcome, FileOutcome
 from jobs.standardise import silver_columns, standardise
 
@@ -68,9 +69,16 @@ def ingest(spark: SparkSession, lake: Lake, dataset_name: str, run_id: str, outc
     contract = get_dataset(dataset_name).contract
     seen = {e.file_sha256: e for e in ledger.read_entries(spark, lake, dataset_name)}
     seen_rejected_paths = {e.relative_path for e in seen.values() if e.status == ledger.REJECTED}
-    entries = []
+    entries: list[ledger.LedgerEntry] = []
+    readable: list[tuple[Delivery, RawBatch, FileOutcome]] = []  # read, written together below
+    taken_this_run: dict[str, str] = {}  # sha256 -> the file that brought it, for copies under other names
     for delivery in discover_deliveries(lake.landing, contract):
         earlier = seen.get(delivery.sha256) if delivery.sha256 else None
+        if earlier is None and delivery.sha256 in taken_this_run:
+            first = taken_this_run[delivery.sha256]
+            reason = f"same content as {first}, ingested by this run"
+            outcome.files.append(FileOutcome(delivery.relative_path, "skipped", reason=reason))
+            continue
         if earlier is not None and earlier.status != ledger.REJECTED:
             reason = (
                 "already ingested"
@@ -85,43 +93,117 @@ def ingest(spark: SparkSession, lake: Lake, dataset_name: str, run_id: str, outc
             )
             continue
         if delivery.problem:
-            rejected = FileOutcome(delivery.relative_path, "rejected", reason=delivery.problem)
-        else:
-            try:
-                with read_delivery(spark, delivery, contract) as raw:  # releases any staged decoded copy
-                    written = write_file_to_bronze(spark, lake, delivery, raw, run_id)
-                rejected = None
-            except FileRejected as error:
-                rejected = FileOutcome(delivery.relative_path, "rejected", reason=str(error))
-        if rejected is not None:
-            log.warning("[%s] rejected %s: %s", dataset_name, delivery.relative_path, rejected.reason)
-            outcome.files.append(rejected)
-            entries.append(_ledger_entry(delivery, run_id, ledger.REJECTED, reason=rejected.reason))
+            _reject(outcome, entries, delivery, run_id, delivery.problem)
             continue
-        outcome.files.append(
-            FileOutcome(
-                delivery.relative_path, "ingested", written, written, raw.encoding, None, raw.extra_columns
-            )
-        )
+        try:
+            raw = read_delivery(spark, delivery, contract)
+        except FileRejected as error:
+            _reject(outcome, entries, delivery, run_id, str(error))
+            continue
+        except Exception as error:
+            if not _vanished(delivery, error):
+                raise
+            _report_vanished(outcome, delivery)
+            continue
+        taken_this_run[delivery.sha256] = delivery.relative_path
+        outcome.files.append(FileOutcome(delivery.relative_path, "ingested", encoding=raw.encoding))
+        readable.append((delivery, raw, outcome.files[-1]))
+    try:
+        written = _write_to_bronze(spark, lake, dataset_name, readable, run_id, outcome)
+    finally:
+        for _, raw, _ in readable:
+            raw.release()  # the staged decoded copies were needed until the write
+    for delivery, raw, file_outcome in readable:
+        if delivery.sha256 not in written:
+            continue
+        file_outcome.rows_read = file_outcome.rows_in_bronze = written[delivery.sha256]
+        file_outcome.extra_columns = raw.extra_columns
         if raw.extra_columns:
             log.info(
                 "[%s] %s brings new columns: %s", dataset_name, delivery.relative_path, raw.extra_columns
             )
         entries.append(
             _ledger_entry(
-                delivery,
-                run_id,
-                ledger.INGESTED,
-                rows=written,
-                encoding=raw.encoding,
+                delivery, run_id, ledger.INGESTED, rows=file_outcome.rows_read, encoding=raw.encoding,
                 extra=raw.extra_columns,
             )
-        )
-        log.info("[%s] ingested %s: %d records", dataset_name, delivery.relative_path, written)
+        )  # fmt: skip
+        log.info("[%s] ingested %s: %d records", dataset_name, delivery.relative_path, file_outcome.rows_read)
     ledger.record(spark, lake, entries)
     if any(f.status == "ingested" for f in outcome.files):
         ref = bronze(dataset_name)
         outcome.table_versions[ref.qualified_name] = current_version(spark, lake.table_path(ref))
+
+
+NO_SPACE = "No space left on device"
+
+
+class LakeStorageFull(OSError):
+    """The lake's disk filled up during a write; Delta committed nothing, so a rerun after freeing space
+    continues where this one stopped."""
+
+
+def _write_to_bronze(
+    spark: SparkSession,
+    lake: Lake,
+    dataset_name: str,
+    readable: list[tuple[Delivery, RawBatch, FileOutcome]],
+    run_id: str,
+    outcome: DatasetOutcome,
+) -> dict[str, int]:
+    """Rows written per sha256: all files in one commit; if that fails, file by file, so a file that
+    vanished since it was read is reported alone and the others go in."""
+    try:
+        return write_files_to_bronze(spark, lake, dataset_name, [(d, raw) for d, raw, _ in readable], run_id)
+    except Exception as error:
+        if NO_SPACE in str(error):
+            raise LakeStorageFull(
+                f"the lake's storage is full (No space left on device) while writing bronze.{dataset_name}: "
+                "nothing was committed; free space on the lake's disk and run again"
+            ) from None
+        if not any(_vanished(d, error) for d, _, _ in readable):
+            raise
+    written = {}
+    for delivery, raw, file_outcome in readable:
+        try:
+            written[delivery.sha256] = write_file_to_bronze(spark, lake, delivery, raw, run_id)
+        except Exception as error:
+            if not _vanished(delivery, error):
+                raise
+            _report_vanished(outcome, delivery, file_outcome)
+    return written
+
+
+def _reject(
+    outcome: DatasetOutcome, entries: list[ledger.LedgerEntry], delivery: Delivery, run_id: str, reason: str
+) -> None:
+    log.warning("[%s] rejected %s: %s", delivery.dataset, delivery.relative_path, reason)
+    outcome.files.append(FileOutcome(delivery.relative_path, "rejected", reason=reason))
+    entries.append(_ledger_entry(delivery, run_id, ledger.REJECTED, reason=reason))
+
+
+VANISHED = "file vanished from landing after it was found and before it was read; not ingested"
+
+
+def _report_vanished(
+    outcome: DatasetOutcome, delivery: Delivery, file_outcome: FileOutcome | None = None
+) -> None:
+    """Not recorded in the ledger: the same file delivered again is taken in by a later run."""
+    log.warning("[%s] %s: %s", delivery.dataset, delivery.relative_path, VANISHED)
+    if file_outcome is None:
+        outcome.files.append(FileOutcome(delivery.relative_path, "rejected", reason=VANISHED))
+    else:
+        file_outcome.status, file_outcome.reason, file_outcome.encoding = "rejected", VANISHED, None
+
+
+def _vanished(delivery: Delivery, error: Exception) -> bool:
+    """A read failed because the landing file is gone (moved or deleted while the run was reading)."""
+    if os.path.lexists(delivery.path):
+        return False
+    text = f"{type(error).__name__}: {error}"
+    return isinstance(error, FileNotFoundError) or any(
+        sign in text for sign in ("PATH_NOT_FOUND", "FileNotFoundException", "does not exist")
+    )
 
 
 def _ledger_entry(
@@ -231,11 +313,14 @@ def process_batch(
         if outcome.blocked_reasons:
             outcome.status = "blocked"
             return results
-        with timed(outcome, "quarantine"):
-            failed = validated.where(has_any(quarantine_ids))
-            write_quarantine(spark, lake, quarantine_rows(failed, dataset, rules, run_id), dataset_name)
-            ref = quarantine(dataset_name)
-            outcome.table_versions[ref.qualified_name] = current_version(spark, lake.table_path(ref))
+        ref = quarantine(dataset_name)
+        # The pass counted the batch's quarantined rows: with none, the MERGE (about 10 Spark jobs and a
+        # commit) is skipped once the table exists.
+        if counts["_quarantined"] or not table_exists(spark, lake, ref):
+            with timed(outcome, "quarantine"):
+                failed = validated.where(has_any(quarantine_ids))
+                write_quarantine(spark, lake, quarantine_rows(failed, dataset, rules, run_id), dataset_name)
+                outcome.table_versions[ref.qualified_name] = current_version(spark, lake.table_path(ref))
         silver_path = lake.table_path(silver(dataset_name))
         with timed(outcome, "merge"):
             merged = merge_into_silver(
@@ -326,30 +411,36 @@ def write_rule_results(
 
 
 def build_marts(spark: SparkSession, lake: Lake, full: bool = False) -> dict[str, int]:
-    """Bring the gold marts up to date with silver (from its change feed; `full` rebuilds them).
+    """Bring every gold mart (`jobs.mart_registry.MARTS`) up to date with silver, from its change feed
+    (`full` rebuilds them). A mart whose silver sources do not all exist yet is skipped.
 
-    Returns the table versions written.
+    Returns the table version of each mart, by qualified name.
     """
-    source = silver("dossiers")
-    if not table_exists(spark, lake, source):
-        return {}
-    target = gold(marts.DOSSIERS_BY_COMMUNE_MONTH)
-    refreshed = marts.refresh_dossiers_by_commune_month(
-        spark, lake.table_path(source), lake.table_path(target), full=full
-    )
-    log.info(
-        "[gold] %s: %s from silver version %d (+%d, %d updated, %d removed)",
-        target.qualified_name, refreshed.mode, refreshed.source_version,
-        refreshed.inserted, refreshed.updated, refreshed.deleted,
-    )  # fmt: skip
-    return {target.qualified_name: refreshed.table_version}
+    from jobs.mart_registry import MARTS
+
+    versions = {}
+    for spec in MARTS:
+        target = gold(spec.name)
+        missing = [ds for ds in spec.sources if not table_exists(spark, lake, silver(ds))]
+        if missing:
+            log.info("[gold] %s skipped: no silver %s yet", target.qualified_name, ", ".join(missing))
+            continue
+        refreshed = marts.refresh_mart(spark, lake, spec, full=full)
+        log.info(
+            "[gold] %s: %s (%d months, %d rows written) from %s%s",
+            target.qualified_name, refreshed.mode, len(refreshed.months), refreshed.rows_written,
+            dict(refreshed.source_versions), f"; {refreshed.reason}" if refreshed.reason else "",
+        )  # fmt: skip
+        versions[target.qualified_name] = refreshed.table_version
+    return versions
 
 
 def all_table_refs() -> list[TableRef]:
     from jobs.lake import INGESTED_FILES
+    from jobs.mart_registry import MARTS
     from jobs.reference_tables import REFERENCE_TABLES
 
-    refs = [INGESTED_FILES, RULE_RESULTS, gold(marts.DOSSIERS_BY_COMMUNE_MONTH), *REFERENCE_TABLES]
+    refs = [INGESTED_FILES, RULE_RESULTS, *(gold(spec.name) for spec in MARTS), *REFERENCE_TABLES]
     for name in DATASETS:
         refs += [bronze(name), silver(name), quarantine(name)]
     return refs

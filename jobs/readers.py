@@ -7,6 +7,13 @@ columns whose value looks like mis-decoded Vietnamese, with the encoding that re
 
 Formats: CSV, JSON lines, JSON arrays (`[{…}, {…}]`), XLSX.
 
+Damaged files. A CSV's delimiter (`,`, `;` or tab) is the one that yields the most known headers; a line
+with more or fewer fields than the header keeps its text in `_corrupt_record`; a quote never closed rejects
+the file. JSON nested deeper than MAX_JSON_DEPTH is rejected before Spark infers its schema. A record with
+a NUL byte, an undecodable byte or an Excel error value is marked in `_corrupt_record` (quarantined as
+unparseable). A file named .xlsx is judged by its content (`_workbook_content`): an encrypted workbook is
+rejected with what to do, CSV text is read as CSV where the dataset accepts CSV.
+
 Encodings (CSV). The encoding of each file is detected from its first bytes (`detect_file_encoding`) and
 recorded as `RawBatch.encoding` (provenance column `_source_encoding`): UTF-8 with or without BOM and UTF-16
 are read by Spark itself. Spark 4 refuses other charsets unless `spark.sql.legacy.javaCharsets` is set, and
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import csv
 import datetime as dt
 import fnmatch
 import functools
@@ -34,7 +42,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -72,6 +80,16 @@ SPARK_CHARSETS = {
     "utf-16-be": "UTF-16BE",
 }
 STAGED_ENCODINGS = ("tcvn3", "vni-windows", "windows-1258")
+CSV_DELIMITERS = (",", ";", "\t")  # comma first: it wins a tie
+MAX_JSON_DEPTH = 32
+OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
+EXCEL_ERROR_VALUES = frozenset(
+    ("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA", "#SPILL!", "#CALC!")
+)
+# The staged copy's key for a row's Excel error values (Spark's JSON reader owns `_corrupt_record`).
+EXCEL_ERRORS = "_excel_errors"
+DAMAGED_TEXT = r"[\x00\x{FFFD}]"  # Java regex: NUL, or the replacement character of an undecodable byte
+JSON_DIAGNOSIS_BYTES = 64 << 20
 # A text can be mojibake only if it holds characters Windows-1252 shows for bytes 0x80-0xFF.
 MOJIBAKE_CANDIDATE = (
     "[\u0080-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u2122]"
@@ -286,6 +304,8 @@ def _decoder(encoding: str) -> Callable[[bytes], str]:
         return decode_vni
     if encoding == "windows-1258":
         return lambda chunk: chunk.decode("cp1258", errors="replace")
+    if encoding in ("utf-8", "utf-8-sig"):  # staged only to even out mixed line endings
+        return lambda chunk: chunk.decode("utf-8", errors="replace")
     raise ValueError(f"no staging decoder for {encoding!r}")
 
 
@@ -317,15 +337,23 @@ def _staging_file(staging_root: Path, delivery: Delivery, suffix: str) -> Iterat
         raise
 
 
-def stage_decoded_copy(delivery: Delivery, encoding: str, staging_root: Path) -> Path:
-    """Decode a legacy-encoded text file chunk by chunk into a UTF-8 staging copy; returns its path."""
+def stage_decoded_copy(
+    delivery: Delivery, encoding: str, staging_root: Path, one_line_end: bool = False
+) -> Path:
+    """Decode a text file chunk by chunk into a UTF-8 staging copy; returns its path.
+
+    `one_line_end` turns every '\\r\\n' and lone '\\r' into '\\n' (for files that mix them).
+    """
     decode = _decoder(encoding)
     with (
         _staging_file(staging_root, delivery, ".csv") as (path, stream),
         open(delivery.path, "rb") as source,
     ):
         for chunk in _line_chunks(source, STAGING_CHUNK_BYTES):
-            stream.write(decode(chunk).encode("utf-8"))
+            text = decode(chunk)
+            if one_line_end:
+                text = text.replace("\r\n", "\n").replace("\r", "\n")
+            stream.write(text.encode("utf-8"))
     return path
 
 
@@ -340,8 +368,60 @@ def _starts_a_json_array(path: str) -> bool:
     return head.startswith(b"[")
 
 
+_JSON_STRUCTURE = re.compile(rb'[][{}"\\]')
+
+
+def json_nesting_depth(path: str, limit: int, chunk_bytes: int = STAGING_CHUNK_BYTES) -> int:
+    """How deep objects and arrays nest in a JSON (lines) file, counted up to `limit` + 1 (then it stops).
+
+    Spark's schema inference slows down steeply with depth (300 levels take minutes), so it is measured
+    first, outside strings, in one streamed pass.
+    """
+    depth = deepest = base = 0
+    in_string, escaped_at = False, -1
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk_bytes):
+            for match in _JSON_STRUCTURE.finditer(block):
+                char, at = match.group(), base + match.start()
+                if at == escaped_at:  # the character after a backslash inside a string
+                    continue
+                if in_string:
+                    if char == b"\\":
+                        escaped_at = at + 1
+                    elif char == b'"':
+                        in_string = False
+                elif char == b'"':
+                    in_string = True
+                elif char in b"[{":
+                    depth += 1
+                    deepest = max(deepest, depth)
+                    if deepest > limit:
+                        return deepest
+                elif char in b"]}":
+                    depth = max(depth - 1, 0)
+            base += len(block)
+    return deepest
+
+
+def _json_syntax_problem(path: str) -> str:
+    """Where a JSON array file stops being JSON (it is parsed whole, so a file this small is fine)."""
+    if os.path.getsize(path) > JSON_DIAGNOSIS_BYTES:
+        return "not valid JSON"
+    try:
+        json.loads(Path(path).read_bytes().decode("utf-8", errors="replace").lstrip("\ufeff"))
+    except json.JSONDecodeError as error:
+        return f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"
+    return "no JSON object in it"
+
+
 def read_json(spark: SparkSession, delivery: Delivery, contract: Contract) -> RawBatch:
     """JSON lines, or one JSON array of records (parsed as a whole, records in file order)."""
+    depth = json_nesting_depth(delivery.path, MAX_JSON_DEPTH)
+    if depth > MAX_JSON_DEPTH:
+        raise FileRejected(
+            f"{delivery.relative_path}: JSON nested more than {MAX_JSON_DEPTH} levels deep; records must be "
+            "flat objects (a nested value may hold a few levels)"
+        )
     reader = (
         spark.read.option("primitivesAsString", "true")
         .option("mode", "PERMISSIVE")
@@ -353,11 +433,22 @@ def read_json(spark: SparkSession, delivery: Delivery, contract: Contract) -> Ra
     df = reader.json(delivery.path)
     source_headers = [c for c in df.columns if c != CORRUPT_RECORD]
     if not source_headers:
-        raise FileRejected(f"{delivery.relative_path}: no JSON record could be parsed")
+        problem = (
+            _json_syntax_problem(delivery.path)
+            if _starts_a_json_array(delivery.path)
+            else "no line is a JSON object"
+        )
+        raise FileRejected(f"{delivery.relative_path}: no JSON record could be parsed ({problem})")
     names, extras = canonical_column_names(source_headers, contract)
     check_required_columns(names, contract, delivery)
+
+    def as_text(header: str) -> Column:
+        # Nested values (a list of supplementation requests) stay JSON text; a plain cast would drop keys.
+        nested = isinstance(df.schema[header].dataType, T.ArrayType | T.StructType | T.MapType)
+        return F.to_json(F.col(f"`{header}`")) if nested else F.col(f"`{header}`").cast("string")
+
     renamed = df.select(
-        *[F.col(f"`{h}`").cast("string").alias(n) for h, n in zip(source_headers, names, strict=True)],
+        *[as_text(h).alias(n) for h, n in zip(source_headers, names, strict=True)],
         (F.col(CORRUPT_RECORD) if CORRUPT_RECORD in df.columns else F.lit(None).cast("string")).alias(
             CORRUPT_RECORD
         ),
@@ -365,32 +456,121 @@ def read_json(spark: SparkSession, delivery: Delivery, contract: Contract) -> Ra
     return RawBatch(with_record_numbers(renamed), "utf-8", extras)
 
 
+def _line_ending_kinds(path: str, chunk_bytes: int = STAGING_CHUNK_BYTES) -> set[str]:
+    """Which line endings a text file uses: '\\r\\n', '\\n' and/or a lone '\\r'."""
+    kinds: set[str] = set()
+    with open(path, "rb") as handle:
+        previous = b""
+        while block := handle.read(chunk_bytes):
+            block = previous[-1:] + block  # a CR LF pair may straddle two blocks
+            crlf = block.count(b"\r\n")
+            if crlf:
+                kinds.add("\r\n")
+            if block.count(b"\n") > crlf:
+                kinds.add("\n")
+            if block.count(b"\r") > crlf and not block.endswith(b"\r"):
+                kinds.add("\r")
+            previous = block
+    if previous.endswith(b"\r"):
+        kinds.add("\r")
+    return kinds
+
+
+def _unclosed_quote_line(text_lines: Iterable[str], delimiter: str) -> int | None:
+    """The line where a quoted value opens that the file never closes, else None.
+
+    Only called when the file holds an odd number of quote characters, which any such value implies.
+    """
+    reader = csv.reader(text_lines, delimiter=delimiter, strict=True)
+    started = 1
+    try:
+        for _ in reader:
+            started = reader.line_num + 1
+    except csv.Error as error:
+        if "unexpected end of data" in str(error):
+            return started
+    return None
+
+
+def _text_lines(path: str, encoding: str) -> Generator[str]:
+    python_codec = "utf-8" if encoding in ("utf-8", "utf-8-sig") else encoding
+    with open(path, encoding=python_codec, errors="replace", newline="") as handle:
+        yield from handle
+
+
+def _csv_header(path: str, encoding: str, contract: Contract) -> tuple[list[str], str]:
+    """The header cells and the delimiter (',', ';' or tab: the one that yields the most known headers)."""
+    with contextlib.closing(_text_lines(path, encoding)) as lines:
+        first = next(lines, "").lstrip("\ufeff").rstrip("\r\n")
+    known = {match_key_text(a) for f in contract.fields for a in (f.name, *f.aliases)}
+    best: tuple[int, list[str], str] = (-1, [], ",")
+    for delimiter in CSV_DELIMITERS:
+        cells = next(csv.reader([first], delimiter=delimiter), [])
+        score = sum(match_key_text(c) in known for c in cells if c)
+        if score > best[0]:
+            best = (score, cells, delimiter)
+    cells = [c.strip() or f"column {i}" for i, c in enumerate(best[1], start=1)]
+    return cells, best[2]
+
+
+def _count_quotes(path: str, chunk_bytes: int = STAGING_CHUNK_BYTES) -> int:
+    quotes = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk_bytes):
+            quotes += block.count(b'"')
+    return quotes
+
+
 def read_csv(spark: SparkSession, delivery: Delivery, contract: Contract, staging_root: Path) -> RawBatch:
-    """A CSV file in any supported encoding; legacy ones through a decoded staging copy."""
+    """A CSV file in any supported encoding; legacy ones, and files mixing line endings, through a decoded
+    staging copy (Spark takes the first line's ending for the whole file and would merge the others).
+
+    Each line is read against the header's width: a line with fewer or more fields than the header keeps
+    its text in `_corrupt_record` (quarantined as unparseable), no value is padded or cut silently.
+    """
     encoding = detect_file_encoding(delivery.path)
+    mixed_endings = len(_line_ending_kinds(delivery.path)) > 1 and encoding not in (
+        "utf-16",
+        "utf-16-le",
+        "utf-16-be",
+    )
     staged = None
-    if encoding in STAGED_ENCODINGS:
-        staged = stage_decoded_copy(delivery, encoding, staging_root)
+    if encoding in STAGED_ENCODINGS or mixed_endings:
+        staged = stage_decoded_copy(delivery, encoding, staging_root, one_line_end=mixed_endings)
     source, charset = (str(staged), "UTF-8") if staged else (delivery.path, SPARK_CHARSETS[encoding])
     try:
+        headers, delimiter = _csv_header(source, "utf-8" if staged else encoding, contract)
+        names, extras = canonical_column_names(headers, contract)
+        check_required_columns(names, contract, delivery)
+        if _count_quotes(source) % 2 and (
+            line := _unclosed_quote_line(_text_lines(source, "utf-8" if staged else encoding), delimiter)
+        ):
+            raise FileRejected(
+                f"{delivery.relative_path}: a quoted value opened on line {line} is never closed, so every "
+                "line after it would be read as one value; close the quote (or double quotes inside values) "
+                "and deliver the file again"
+            )
+        schema = T.StructType(
+            [T.StructField(n, T.StringType()) for n in names]
+            + [T.StructField(CORRUPT_RECORD, T.StringType())]
+        )
         df = (
-            spark.read.option("header", "true")
+            spark.read.schema(schema)
+            .option("header", "true")
+            .option("enforceSchema", "true")  # the header was read above; names are positional
+            .option("sep", delimiter)
             .option("multiLine", "true")
             .option("escape", '"')
             .option("encoding", charset)
             .option("mode", "PERMISSIVE")
-            .option("enforceSchema", "false")
+            .option("columnNameOfCorruptRecord", CORRUPT_RECORD)
             .csv(source)
         )
-        headers = [h.lstrip("\ufeff") for h in df.columns]
-        names, extras = canonical_column_names(headers, contract)
-        check_required_columns(names, contract, delivery)
     except BaseException:
         if staged:
             staged.unlink(missing_ok=True)
         raise
-    renamed = df.toDF(*names).withColumn(CORRUPT_RECORD, F.lit(None).cast("string"))
-    return RawBatch(with_record_numbers(renamed), encoding, extras, str(staged) if staged else None)
+    return RawBatch(with_record_numbers(df), encoding, extras, str(staged) if staged else None)
 
 
 def _cell_text(value: object) -> str | None:
@@ -444,7 +624,8 @@ def _stage_sheet_rows(
     """Write the non-empty rows below the header as JSON lines with their record number."""
     width, number = len(names), 0
     for row in rows:
-        values = [convert(v) for convert, v in zip(converters, list(row)[:width], strict=False)]
+        cells = list(row)[:width]
+        values = [convert(v) for convert, v in zip(converters, cells, strict=False)]
         if not any(v is not None for v in values):
             continue
         number += 1
@@ -452,6 +633,9 @@ def _stage_sheet_rows(
             zip(names, [*values, *([None] * (width - len(values)))], strict=True)
         )
         record[SOURCE_ROW] = number
+        errors = [f"{v} in {n}" for n, v in zip(names, cells, strict=False) if v in EXCEL_ERROR_VALUES]
+        if errors:  # a formula that failed in Excel: the value it stands for is unknown
+            record[EXCEL_ERRORS] = f"Excel error value: {', '.join(errors)}"
         stream.write(json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n")
 
 
@@ -485,14 +669,16 @@ def read_xlsx(spark: SparkSession, delivery: Delivery, contract: Contract, stagi
             with _staging_file(staging_root, delivery, ".jsonl") as (staged, stream):
                 _stage_sheet_rows(rows, names, converters, stream)
             schema = T.StructType(
-                [T.StructField(n, T.StringType()) for n in names] + [T.StructField(SOURCE_ROW, T.LongType())]
+                [T.StructField(n, T.StringType()) for n in names]
+                + [T.StructField(SOURCE_ROW, T.LongType()), T.StructField(EXCEL_ERRORS, T.StringType())]
             )
             frame = (
                 spark.read.schema(schema)
                 .option("mode", "FAILFAST")
                 .json(str(staged))
-                .withColumn(CORRUPT_RECORD, F.lit(None).cast("string"))
-                .select(*[F.col(f"`{n}`") for n in names], CORRUPT_RECORD, SOURCE_ROW)
+                .select(
+                    *[F.col(f"`{n}`") for n in names], F.col(EXCEL_ERRORS).alias(CORRUPT_RECORD), SOURCE_ROW
+                )
             )
             return RawBatch(frame, "xlsx", extras, str(staged))
     finally:
@@ -512,6 +698,8 @@ def read_delivery(
     """
     suffix = os.path.splitext(delivery.path)[1].lower()
     staging = Path(staging_root) if staging_root else default_staging_root(delivery)
+    if suffix == ".xlsx":
+        suffix = _workbook_content(delivery, contract)
     if suffix in (".jsonl", ".json", ".ndjson"):
         raw = read_json(spark, delivery, contract)
     elif suffix == ".csv":
@@ -521,8 +709,62 @@ def read_delivery(
     else:
         raise FileRejected(f"{delivery.relative_path}: no reader for {suffix!r} files")
     source_columns = [c for c in raw.frame.columns if c not in (CORRUPT_RECORD, SOURCE_ROW)]
-    raw.frame = with_repairs(raw.frame, source_columns)
+    raw.frame = with_repairs(with_damaged_text_marked(raw.frame, source_columns), source_columns)
     return raw
+
+
+def _workbook_content(delivery: Delivery, contract: Contract) -> str:
+    """What a file named .xlsx really holds, as the suffix of the reader to use; FileRejected if none fits.
+
+    A workbook is a zip. Excel writes a password-protected one as an OLE compound file holding an
+    `EncryptedPackage` stream (an old .xls is an OLE file too); text is a CSV export renamed .xlsx.
+    """
+    with open(delivery.path, "rb") as handle:
+        head = handle.read(8)
+    if head.startswith(b"PK\x03\x04"):
+        return ".xlsx"
+    if head == OLE_MAGIC:
+        if _holds_utf16_name(delivery.path, "EncryptedPackage"):
+            raise FileRejected(
+                f"{delivery.relative_path}: the workbook is password-protected (encrypted); remove the "
+                "password in Excel (File > Info > Protect Workbook) and deliver it again"
+            )
+        raise FileRejected(
+            f"{delivery.relative_path}: an old Excel 97-2003 (.xls) workbook named .xlsx; save it as .xlsx"
+        )
+    if b"\x00" not in head and any(fnmatch.fnmatch("x.csv", p) for p in contract.file_patterns):
+        return ".csv"  # a CSV export renamed .xlsx: read as the CSV it is (its encoding is detected)
+    accepted = ", ".join(contract.file_patterns)
+    raise FileRejected(
+        f"{delivery.relative_path}: named .xlsx but it is not an Excel workbook (no zip container); "
+        f"{contract.dataset} accepts {accepted}"
+    )
+
+
+def _holds_utf16_name(path: str, name: str, chunk_bytes: int = STAGING_CHUNK_BYTES) -> bool:
+    needle, tail = name.encode("utf-16-le"), b""
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk_bytes):
+            if needle in tail + block:
+                return True
+            tail = block[-len(needle) :]
+    return False
+
+
+def with_damaged_text_marked(df: DataFrame, columns: list[str]) -> DataFrame:
+    """Records holding a NUL byte or a byte invalid in the file's encoding (decoded as U+FFFD) keep it in
+    bronze but are marked unparseable (`_corrupt_record` names the columns), so they go to quarantine
+    instead of reaching silver as damaged text."""
+    if not columns:
+        return df
+    damaged = F.concat_ws(", ", *[F.when(F.col(f"`{c}`").rlike(DAMAGED_TEXT), F.lit(c)) for c in columns])
+    return df.withColumn(
+        CORRUPT_RECORD,
+        F.coalesce(
+            F.col(CORRUPT_RECORD),
+            F.when(damaged != "", F.concat(F.lit("NUL or invalid bytes in: "), damaged)),
+        ),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------

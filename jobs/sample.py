@@ -90,7 +90,7 @@ DOSSIER_COLUMNS = (
     "MaHoSo", "MaTTHC", "TenTTHC", "MaLinhVuc", "TenLinhVuc", "KenhThucHien", "MucDo", "ChuHoSo",
     "LoaiDinhDanh", "SoGiayToChuHoSo", "LoaiDoiTuong", "Email", "SoDienThoai", "TrichYeuHoSo", "MaXa",
     "DonViXuLy", "NgayNopHoSo", "NgayTiepNhan", "NgayHenTra", "NgayKetThucXuLy", "NgayTra", "TrangThaiHoSo",
-    "DuocThanhToanTrucTuyen", "NgayCapNhat",
+    "DuocThanhToanTrucTuyen", "HoSoCoThanhPhanSoHoa", "DanhSachHoSoBoSung", "NgayCapNhat",
 )  # fmt: skip
 ENTERPRISE_COLUMNS = (
     "Mã số doanh nghiệp", "Tên doanh nghiệp", "Loại hình", "Ngành nghề chính", "Địa chỉ trụ sở", "Mã xã",
@@ -306,6 +306,15 @@ NEXT_STATUS = {
     "9": (("10", 100),),
 }
 UNKNOWN_COMMUNE_CODES = ("99999", "00000", "25700", "26068")
+# Share of dossiers whose components the one-stop desk digitised, by channel (online ones arrive as files).
+DIGITISED_SHARE = {"1": 0.62, "2": 0.93, "3": 0.45}
+SUPPLEMENT_REQUESTS = (
+    "Bổ sung bản sao giấy tờ tùy thân còn thời hạn",
+    "Bổ sung tờ khai có đủ chữ ký",
+    "Bổ sung giấy tờ chứng minh nơi cư trú",
+    "Bổ sung bản vẽ, sơ đồ theo mẫu",
+)
+SUPPLEMENT_STATUS = "5"  # Yêu cầu bổ sung giấy tờ: the clock stops until the applicant answers
 
 
 def _rng(*parts: object) -> random.Random:
@@ -747,6 +756,11 @@ class _DossierCore:
     submitted_at: datetime
     received_at: datetime
     due_at: datetime
+    digitised: str = "0"
+
+
+# One supplementation request: when the agency asked, and when the applicant answered (None: still open).
+_Supplement = tuple[datetime, datetime | None]
 
 
 @dataclass(frozen=True)
@@ -755,6 +769,7 @@ class _Version:
     updated_at: datetime
     finished_at: datetime | None = None
     returned_at: datetime | None = None
+    supplements: tuple[_Supplement, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -865,6 +880,8 @@ class _DossierSampler:
         due_at = _at(_add_working_days(day, procedure.processing_days), DUE_TIME)
         paid_online = channel == "2" and rng.random() < 0.85
         payment = "0" if procedure.fee_vnd == 0 else "1" if paid_online else "3"
+        # A stream of its own, so the draws above (and every earlier sample) stay as they were.
+        digitised_roll = _rng(self.seed, "dossier-digitised", day_index, sequence).random()
         core = _DossierCore(
             procedure=procedure,
             applicant=applicant,
@@ -877,6 +894,7 @@ class _DossierSampler:
             submitted_at=submitted_at,
             received_at=received_at,
             due_at=due_at,
+            digitised="1" if digitised_roll < DIGITISED_SHARE[channel] else "0",
         )
         return core, rng
 
@@ -894,25 +912,39 @@ class _DossierSampler:
         if roll < 0.09:
             return _Version("2", received)
         if roll < 0.13:
-            return _Version("5", received + timedelta(minutes=rng.randint(5, 60)))
+            asked = received + timedelta(minutes=rng.randint(5, 60))
+            return _Version(SUPPLEMENT_STATUS, asked, supplements=((asked, None),))
         if roll < 0.145:
             return _Version("7", received + timedelta(minutes=rng.randint(5, 90)))
         return _Version("4", received)
 
     @staticmethod
-    def _next_version(rng: random.Random, previous: _Version, at: datetime) -> _Version:
+    def _supplements_after(previous: _Version, status: str, at: datetime) -> tuple[_Supplement, ...]:
+        """The requests once the dossier moves to `status` at `at`: an answer closes the open request (a
+        withdrawal leaves it unanswered); a new request opens one."""
+        supplements = previous.supplements
+        if previous.status == SUPPLEMENT_STATUS and status not in (SUPPLEMENT_STATUS, "7"):
+            asked, _ = supplements[-1]
+            supplements = (*supplements[:-1], (asked, at))
+        if status == SUPPLEMENT_STATUS and previous.status != SUPPLEMENT_STATUS:
+            supplements = (*supplements, (at, None))
+        return supplements
+
+    @classmethod
+    def _next_version(cls, rng: random.Random, previous: _Version, at: datetime) -> _Version:
         status = _weighted(rng, NEXT_STATUS[previous.status])
+        supplements = cls._supplements_after(previous, status, at)
         if status == "9":
-            return _Version("9", at, at)
+            return _Version("9", at, at, supplements=supplements)
         if status == "10":
             finished = previous.finished_at or max(
                 previous.updated_at, at - timedelta(minutes=rng.randint(15, 240))
             )
-            return _Version("10", at, finished, at)
-        return _Version(status, at)
+            return _Version("10", at, finished, at, supplements=supplements)
+        return _Version(status, at, supplements=supplements)
 
     @staticmethod
-    def _render(core: _DossierCore, code: str, version: _Version) -> dict[str, str]:
+    def _render(core: _DossierCore, code: str, version: _Version) -> dict[str, Any]:
         procedure, applicant = core.procedure, core.applicant
         return {
             "MaHoSo": code,
@@ -938,6 +970,16 @@ class _DossierSampler:
             "NgayTra": _timestamp(version.returned_at),
             "TrangThaiHoSo": version.status,
             "DuocThanhToanTrucTuyen": core.payment,
+            "HoSoCoThanhPhanSoHoa": core.digitised,
+            "DanhSachHoSoBoSung": [
+                {
+                    "HoSoBoSungId": f"{code}-BS{number}",
+                    "NoiDungBoSung": SUPPLEMENT_REQUESTS[(number + len(procedure.procedure_code)) % 4],
+                    "NgayBoSung": _timestamp(asked),
+                    "NgayTiepNhanBoSung": _timestamp(answered),
+                }
+                for number, (asked, answered) in enumerate(version.supplements, start=1)
+            ],
             "NgayCapNhat": _timestamp(version.updated_at),
         }
 
@@ -1015,12 +1057,15 @@ class _DossierSampler:
             and after.finished_at
             and before.updated_at < after.finished_at < after.updated_at
         ):
-            return _Version("9", after.finished_at, after.finished_at)  # finished, not yet handed over
+            # finished, not yet handed over
+            return _Version("9", after.finished_at, after.finished_at, supplements=after.supplements)
         gap = int((after.updated_at - before.updated_at).total_seconds())
         at = before.updated_at + timedelta(seconds=rng.randint(gap // 5, gap * 4 // 5))
         if before.status == "9":
-            return _Version("9", at, before.finished_at)
-        return _Version("4", at)  # moved on to another processing step
+            return _Version("9", at, before.finished_at, supplements=before.supplements)
+        if before.status == SUPPLEMENT_STATUS:
+            return _Version(SUPPLEMENT_STATUS, at, supplements=before.supplements)  # still waiting
+        return _Version("4", at, supplements=before.supplements)  # moved on to another processing step
 
     def write(self, landing_root: Path, manifest: _Manifest) -> None:
         open_dossiers: list[_OpenDossier] = []

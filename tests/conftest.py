@@ -19,7 +19,7 @@ from flows.cli import app  # noqa: E402
 from jobs.config import Settings  # noqa: E402
 from jobs.datasets import DATASETS  # noqa: E402
 from jobs.lake import INGESTED_FILES, RULE_RESULTS, Lake, bronze, gold, quarantine, silver  # noqa: E402
-from jobs.marts import DOSSIERS_BY_COMMUNE_MONTH  # noqa: E402
+from jobs.mart_registry import MARTS  # noqa: E402
 from jobs.sample import generate_sample  # noqa: E402
 from jobs.session import build_spark  # noqa: E402
 
@@ -153,7 +153,7 @@ def sample_run(spark, tmp_path_factory, prefect_harness) -> dict[str, Any]:
 
 
 def table_versions(spark, lake: Lake) -> dict[str, int]:
-    refs = [gold(DOSSIERS_BY_COMMUNE_MONTH), INGESTED_FILES, RULE_RESULTS]
+    refs = [*(gold(spec.name) for spec in MARTS), INGESTED_FILES, RULE_RESULTS]
     refs += [r(d) for d in DATASETS for r in (bronze, silver, quarantine)]
     return {
         r.qualified_name: DeltaTable.forPath(spark, lake.table_path(r)).history(1).first()["version"]

@@ -37,7 +37,7 @@ def test_rotation_changes_every_pseudonym_and_keeps_the_joins(spark, tmp_path, p
     lake = Lake(str(tmp_path.resolve()))
     lake.ensure_layout()
     generate_sample(
-        Path(lake.landing), tmp_path / "_sample" / "manifest.json", days=2, start=dt.date(2025, 6, 29),
+        Path(lake.landing), tmp_path / "_sample" / "manifest.json", days=1, start=dt.date(2025, 6, 29),
         dossiers_per_day=40, enterprises=20, seed=11, defect_rate=0.0,
     )  # fmt: skip
     runner = CliRunner()

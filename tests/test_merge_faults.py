@@ -23,6 +23,7 @@ from jobs.marts import DOSSIERS_BY_COMMUNE_MONTH
 from jobs.pii import PiiKey
 from jobs.runs import DatasetOutcome
 from jobs.sample import generate_sample
+from jobs.verify import verify_lake
 
 pytestmark = pytest.mark.e2e
 PII_KEY_HEX = "5a" * 32
@@ -67,7 +68,14 @@ def merge_in_flight(table_dir: Path) -> bool:
 
 
 def govlake_run(lake: Lake, log: IO[bytes]) -> subprocess.Popen:
-    env = {**os.environ, "GOVLAKE_PII_KEY": PII_KEY_HEX, "GOVLAKE_SHUFFLE_PARTITIONS": "2"}
+    from prefect.settings import PREFECT_API_URL
+
+    env = {
+        **os.environ,
+        "GOVLAKE_PII_KEY": PII_KEY_HEX,
+        "GOVLAKE_SHUFFLE_PARTITIONS": "2",
+        "PREFECT_API_URL": str(PREFECT_API_URL.value()),  # the suite's API: no temporary server per run
+    }
     return subprocess.Popen(
         [GOVLAKE, "run", "--lake", lake.root, "--dataset", DATASET], env=env, stdout=log, stderr=log
     )
@@ -77,7 +85,7 @@ def silver_rows(spark, lake: Lake):
     return spark.read.format("delta").load(lake.table_path(silver(DATASET))).drop(*RUN_DEPENDENT)
 
 
-def test_a_run_killed_during_the_silver_merge_and_rerun_equals_a_clean_run(spark, tmp_path):
+def test_a_run_killed_during_the_silver_merge_and_rerun_equals_a_clean_run(spark, tmp_path, prefect_harness):
     killed = make_lake(tmp_path / "killed")
     log_path = tmp_path / "runs.log"
     table_dir = Path(killed.table_path(silver(DATASET)))
@@ -113,3 +121,6 @@ def test_a_run_killed_during_the_silver_merge_and_rerun_equals_a_clean_run(spark
         spark.read.format("delta").load(killed.table_path(mart)),
         spark.read.format("delta").load(clean.table_path(mart)),
     )
+    # The whole lake left by the killed run and its rerun passes `govlake verify`.
+    report = verify_lake(spark, killed)
+    assert report.violations == [], report.violations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -43,9 +44,11 @@ DELIVERED = [
 ]
 
 
-@pytest.fixture
-def processed_lake(spark, tmp_path) -> Lake:
-    lake = Lake(str(tmp_path.resolve()))
+@pytest.fixture(scope="module")
+def processed_template(spark, tmp_path_factory) -> Path:
+    """A lake whose dossier delivery went through ingest and validation once (1 valid, 3 quarantined)."""
+    root = tmp_path_factory.mktemp("replay-template")
+    lake = Lake(str(root.resolve()))
     lake.ensure_layout()
     folder = Path(lake.landing, "cong-dvc", "dossiers", "2025-06-29")
     folder.mkdir(parents=True)
@@ -55,7 +58,15 @@ def processed_lake(spark, tmp_path) -> Lake:
     pipeline.ingest(spark, lake, "dossiers", "run-1", outcome)
     pipeline.process(spark, lake, "dossiers", "run-1", KEY, outcome)
     assert (outcome.bronze_rows, outcome.valid, outcome.quarantined) == (4, 1, 3)
-    return lake
+    return root
+
+
+@pytest.fixture
+def processed_lake(processed_template, tmp_path) -> Lake:
+    """A copy of the template per test (Delta tables name their files relative to the table)."""
+    root = tmp_path / "lake"
+    shutil.copytree(processed_template, root)
+    return Lake(str(root.resolve()))
 
 
 def table(spark, lake: Lake, ref):

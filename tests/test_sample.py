@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -31,8 +32,9 @@ DOSSIER_KEYS = [
     "MaHoSo", "MaTTHC", "TenTTHC", "MaLinhVuc", "TenLinhVuc", "KenhThucHien", "MucDo", "ChuHoSo",
     "LoaiDinhDanh", "SoGiayToChuHoSo", "LoaiDoiTuong", "Email", "SoDienThoai", "TrichYeuHoSo", "MaXa",
     "DonViXuLy", "NgayNopHoSo", "NgayTiepNhan", "NgayHenTra", "NgayKetThucXuLy", "NgayTra", "TrangThaiHoSo",
-    "DuocThanhToanTrucTuyen", "NgayCapNhat",
+    "DuocThanhToanTrucTuyen", "HoSoCoThanhPhanSoHoa", "DanhSachHoSoBoSung", "NgayCapNhat",
 ]  # fmt: skip
+SUPPLEMENT_KEYS = ["HoSoBoSungId", "NoiDungBoSung", "NgayBoSung", "NgayTiepNhanBoSung"]
 ENTERPRISE_HEADERS = [
     "Mã số doanh nghiệp", "Tên doanh nghiệp", "Loại hình", "Ngành nghề chính", "Địa chỉ trụ sở", "Mã xã",
     "Người đại diện theo pháp luật", "Số giấy tờ người đại diện", "Ngày thành lập", "Tình trạng",
@@ -155,7 +157,11 @@ def read_records(landing_root: Path, relative: str, encoding: str) -> list[dict[
     path = landing_root / relative
     if path.suffix == ".jsonl":
         lines = path.read_text(encoding="utf-8").splitlines()
-        return [{k: as_text(v) for k, v in json.loads(line).items()} for line in lines]
+        # The dossier's supplementation requests stay a list of records, as the portal nests them.
+        return [
+            {k: v if k == "DanhSachHoSoBoSung" else as_text(v) for k, v in json.loads(line).items()}
+            for line in lines
+        ]
     if path.suffix == ".json":
         return [
             {k: as_text(v) for k, v in record.items()}
@@ -247,10 +253,37 @@ def id_problem(kind: str, number: str) -> bool:
     return citizen_id_problem(number) is not None or len(number) != expected_length
 
 
+def supplement_problems(record: dict[str, Any]) -> set[str]:
+    """The supplementation list: requests in time order, each answered before the next, the last one open
+    exactly while the dossier waits for the applicant (status 5)."""
+    requests = record.get("DanhSachHoSoBoSung")
+    if not isinstance(requests, list) or any(list(r) != SUPPLEMENT_KEYS for r in requests):
+        return {"supplement_structure"}
+    problems: set[str] = set()
+    previous_end = strict_timestamp(record["NgayTiepNhan"]) or datetime.min
+    for position, request in enumerate(requests):
+        asked, answered = strict_timestamp(request["NgayBoSung"]), request["NgayTiepNhanBoSung"]
+        is_last = position == len(requests) - 1
+        if asked is None or asked < previous_end or (not answered and not is_last):
+            problems.add("supplement_order")
+            continue
+        if answered and (strict_timestamp(answered) is None or strict_timestamp(answered) < asked):
+            problems.add("supplement_order")
+        previous_end = strict_timestamp(answered) or asked if answered else asked
+    waiting = bool(requests) and not requests[-1]["NgayTiepNhanBoSung"]
+    if record["TrangThaiHoSo"] == "5" and not waiting:
+        problems.add("supplement_status")
+    if record["HoSoCoThanhPhanSoHoa"] not in {"0", "1"}:
+        problems.add("domain:HoSoCoThanhPhanSoHoa")
+    return problems
+
+
 def dossier_problems(record: dict[str, str]) -> set[str]:
     problems: set[str] = set()
-    if list(record) != DOSSIER_KEYS or not all(isinstance(value, str) for value in record.values()):
+    texts = [value for key, value in record.items() if key != "DanhSachHoSoBoSung"]
+    if list(record) != DOSSIER_KEYS or not all(isinstance(value, str) for value in texts):
         problems.add("structure")
+    problems |= supplement_problems(record)
     received = strict_timestamp(record["NgayTiepNhan"])
     if received is None:
         problems.add("bad_date")
@@ -954,6 +987,24 @@ def test_dossiers_look_like_a_one_stop_centre(small: Generated) -> None:
     assert {r["DonViXuLy"].split(" ")[0] for r in clean} >= {"UBND", "Công", "Sở"}
 
 
+def test_dossiers_carry_supplementation_requests_and_digitised_components(small: Generated) -> None:
+    latest: dict[str, dict[str, Any]] = {}
+    for _, _, record in deliveries(small):
+        if record["MaHoSo"] and record["NgayCapNhat"] > latest.get(record["MaHoSo"], {}).get(
+            "NgayCapNhat", ""
+        ):
+            latest[record["MaHoSo"]] = record
+    requests = Counter(len(record["DanhSachHoSoBoSung"]) for record in latest.values())
+    answered = [
+        r for record in latest.values() for r in record["DanhSachHoSoBoSung"] if r["NgayTiepNhanBoSung"]
+    ]
+    waiting = [record for record in latest.values() if record["TrangThaiHoSo"] == "5"]
+    assert requests[1] > 0 and answered and waiting
+    assert all(record["DanhSachHoSoBoSung"][-1]["NgayTiepNhanBoSung"] == "" for record in waiting)
+    digitised = sum(record["HoSoCoThanhPhanSoHoa"] == "1" for record in latest.values()) / len(latest)
+    assert 0.5 <= digitised <= 0.9
+
+
 def weekdays_between(start: date, end: date) -> int:
     """Weekdays d with start < d <= end."""
     return sum((start + timedelta(days=n)).weekday() < 5 for n in range(1, (end - start).days + 1))
@@ -975,7 +1026,12 @@ def test_due_date_follows_the_procedure_processing_time(small: Generated) -> Non
 
 def test_text_is_nfc(small: Generated) -> None:
     for records in small.records.values():
-        assert all(unicodedata.is_normalized("NFC", value) for record in records for value in record.values())
+        texts = [
+            json.dumps(v, ensure_ascii=False) if isinstance(v, list) else v
+            for r in records
+            for v in r.values()
+        ]
+        assert all(unicodedata.is_normalized("NFC", value) for value in texts)
 
 
 def test_applicants_come_from_a_realistic_person_pool(small: Generated) -> None:
