@@ -217,6 +217,25 @@ def _describe_tables() -> None:
 
 
 @app.command()
+def marts(
+    lake: LakeOption = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Rebuild every mart from silver instead of from its change feed")
+    ] = False,
+) -> None:
+    """Bring the gold marts up to date with silver (incrementally; `--full` rebuilds them)."""
+    from flows.runtime import get_runtime
+    from jobs import pipeline
+
+    rt = get_runtime(lake)
+    versions = pipeline.build_marts(rt.spark, rt.lake, full=full)
+    if not versions:
+        console.print("no mart built: their silver sources do not exist yet (run `govlake run` first)")
+    for name, version in versions.items():
+        console.print(f"{name}: version {version}")
+
+
+@app.command()
 def config(lake: LakeOption = None) -> None:
     """Print the effective configuration (secrets masked)."""
     for key, value in _settings(lake).as_display_dict().items():
