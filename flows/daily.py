@@ -203,12 +203,9 @@ def daily_flow(
 
 def _gold_exists(lake_root: str | None) -> bool:
     """Every mart whose silver sources exist has its table (a mart added since the last run gets built)."""
-    from jobs.lake import gold, silver, table_exists
-    from jobs.mart_registry import MARTS
+    from jobs.lake import gold, table_exists
+    from jobs.pipeline import buildable_marts
 
     rt = get_runtime(lake_root)
-    return all(
-        table_exists(rt.spark, rt.lake, gold(spec.name))
-        for spec in MARTS
-        if all(table_exists(rt.spark, rt.lake, silver(source)) for source in spec.sources)
-    )
+    ready = buildable_marts(rt.spark, rt.lake)
+    return all(table_exists(rt.spark, rt.lake, gold(spec.name)) for spec in ready)

@@ -454,15 +454,11 @@ def _touched(dataset: str, changes: DataFrame) -> DataFrame:
     return event_months(dataset, changes)
 
 
-def _build(frames: Mapping[str, DataFrame], months: list[dt.date] | None) -> DataFrame:
-    return commune_month(frames, months)
-
-
 COMMUNE_MONTH_MART = MartSpec(
     name=COMMUNE_MONTH,
     sources=SOURCES,
     touched_months=_touched,
-    build=_build,
+    build=commune_month,
     replace_where=months_predicate,
     description=(
         "Cross-sector measures per place (pre-2025 commune and district, post-2025 unit) and calendar month: "

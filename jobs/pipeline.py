@@ -416,15 +416,9 @@ def build_marts(spark: SparkSession, lake: Lake, full: bool = False) -> dict[str
 
     Returns the table version of each mart, by qualified name.
     """
-    from jobs.mart_registry import MARTS
-
     versions = {}
-    for spec in MARTS:
+    for spec in buildable_marts(spark, lake):
         target = gold(spec.name)
-        missing = [ds for ds in spec.sources if not table_exists(spark, lake, silver(ds))]
-        if missing:
-            log.info("[gold] %s skipped: no silver %s yet", target.qualified_name, ", ".join(missing))
-            continue
         refreshed = marts.refresh_mart(spark, lake, spec, full=full)
         log.info(
             "[gold] %s: %s (%d months, %d rows written) from %s%s",
@@ -433,6 +427,20 @@ def build_marts(spark: SparkSession, lake: Lake, full: bool = False) -> dict[str
         )  # fmt: skip
         versions[target.qualified_name] = refreshed.table_version
     return versions
+
+
+def buildable_marts(spark: SparkSession, lake: Lake) -> list[marts.MartSpec]:
+    """The registered marts whose silver sources all exist (the others wait, and say so in the log)."""
+    from jobs.mart_registry import MARTS
+
+    ready = []
+    for spec in MARTS:
+        missing = [ds for ds in spec.sources if not table_exists(spark, lake, silver(ds))]
+        if missing:
+            log.info("[gold] gold.%s skipped: no silver %s yet", spec.name, ", ".join(missing))
+        else:
+            ready.append(spec)
+    return ready
 
 
 def all_table_refs() -> list[TableRef]:
