@@ -58,7 +58,7 @@ from jobs.quality import (
     validate_in_one_pass,
     warn_rule_ids,
 )
-from jobs.readers import canonical_column_names
+from jobs.readers import canonical_column_names, json_field_as_text
 from jobs.reference_data import value_set
 from jobs.sample import generate_sample
 from jobs.session import build_spark
@@ -142,7 +142,7 @@ def bronze_input(spark: SparkSession, workdir: Path, rows: int, seed: int) -> st
     )
     names, _ = canonical_column_names(delivered.columns, contract)
     templates = delivered.select(
-        *[F.col(f"`{h}`").alias(n) for h, n in zip(delivered.columns, names, strict=True)]
+        *[json_field_as_text(delivered, h).alias(n) for h, n in zip(delivered.columns, names, strict=True)]
     ).withColumn("_template", F.row_number().over(_file_order()) - 1)
     template_count = templates.count()
     copies = spark.range(math.ceil(rows / template_count)).withColumnRenamed("id", "_copy")

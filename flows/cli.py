@@ -86,8 +86,13 @@ def run(
     """Run the daily flow: landing → bronze → silver/quarantine → gold, then print the run summary."""
     _settings(lake)
     from flows.daily import daily_flow
+    from jobs.run_lock import RunLockTimeout
 
-    summary = daily_flow(datasets=dataset, lake_root=lake)
+    try:
+        summary = daily_flow(datasets=dataset, lake_root=lake)
+    except RunLockTimeout as error:
+        console.print(f"[red]not run:[/red] {error}")
+        raise typer.Exit(1) from None
     print_summary(summary)
     if summary["status"] != "succeeded":
         console.print("[red]run finished with problems (see above); exit code 1[/red]")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -15,12 +17,15 @@ from prefect.cache_policies import NO_CACHE
 from flows.runtime import get_runtime
 from jobs import pipeline
 from jobs.backfill import landing_for_dates
+from jobs.config import Settings
 from jobs.data_docs import build_data_docs
 from jobs.datasets import DATASETS, get_dataset
+from jobs.lake import Lake
 from jobs.merge import is_write_conflict
 from jobs.pii_scan import default_scan_roots, files_changed_since, scan_for_pii
 from jobs.reference_tables import write_reference_tables
 from jobs.report import build_report
+from jobs.run_lock import run_lock
 from jobs.runs import VIETNAM, DatasetOutcome, FileOutcome, RunSummary, new_run_id
 
 
@@ -39,6 +44,27 @@ TASK_OPTIONS: dict[str, Any] = {
     "retry_condition_fn": transient_fault,
     "cache_policy": NO_CACHE,
 }
+
+
+# Runs whose Prefect API stopped answering: their later artifacts are not attempted (each attempt waits
+# through the client's retries, about a minute).
+_api_unreachable: set[str] = set()
+
+
+def publish_artifact(run_id: str, publish: Callable[[], object]) -> None:
+    """Artifacts show what the run summary and the tables already hold: a Prefect API that cannot be
+    reached is logged and does not fail the run's data work."""
+    if run_id in _api_unreachable:
+        return
+    try:
+        publish()
+    except httpx.TransportError as error:
+        _api_unreachable.add(run_id)
+        get_run_logger().warning(
+            "run %s: the Prefect API cannot be reached (%s: %s); its artifacts are not published, the run "
+            "summary under _ops/runs records its outcome",
+            run_id, type(error).__name__, error,
+        )  # fmt: skip
 
 
 ROW_COUNTS = ("bronze_rows", "valid", "quarantined", "warned", "inserted", "updated")
@@ -71,10 +97,13 @@ def ingest_task(
         landing_for_dates(rt.lake, contracts, delivery_dates, f"{run_id}-{dataset}") as lake,
     ):
         pipeline.ingest(rt.spark, lake, dataset, run_id, outcome)
-    create_table_artifact(
-        ingested_file_rows(outcome),
-        key=artifact_key("ingest", dataset),
-        description=f"{dataset}: files taken from landing into bronze by run {run_id}",
+    publish_artifact(
+        run_id,
+        lambda: create_table_artifact(
+            ingested_file_rows(outcome),
+            key=artifact_key("ingest", dataset),
+            description=f"{dataset}: files taken from landing into bronze by run {run_id}",
+        ),
     )
     return outcome
 
@@ -83,10 +112,13 @@ def ingest_task(
 def process_task(outcome: DatasetOutcome, run_id: str, lake_root: str | None) -> DatasetOutcome:
     rt = get_runtime(lake_root)
     pipeline.process(rt.spark, rt.lake, outcome.dataset, run_id, rt.pii_key, outcome)
-    create_table_artifact(
-        [{name: getattr(outcome, name) for name in ROW_COUNTS} | {"status": outcome.status}],
-        key=artifact_key("validate-merge", outcome.dataset),
-        description=f"{outcome.dataset}: rows validated and merged by run {run_id}",
+    publish_artifact(
+        run_id,
+        lambda: create_table_artifact(
+            [{name: getattr(outcome, name) for name in ROW_COUNTS} | {"status": outcome.status}],
+            key=artifact_key("validate-merge", outcome.dataset),
+            description=f"{outcome.dataset}: rows validated and merged by run {run_id}",
+        ),
     )
     return outcome
 
@@ -126,12 +158,21 @@ def daily_flow(
     """Landing → bronze → silver/quarantine for each dataset (concurrently), then gold and the summary.
 
     `delivery_dates` limits ingestion to those landing date folders (backfill); by default every folder.
+    A second run on the same lake waits for the first to finish (`jobs.run_lock`).
     """
+    run_id = new_run_id()
+    settings = Settings.from_env(lake_root=lake_root)
+    with run_lock(Lake(settings.lake_uri), run_id, settings.run_lock_timeout_seconds, get_run_logger()):
+        return _daily_run(run_id, datasets, lake_root, delivery_dates)
+
+
+def _daily_run(
+    run_id: str, datasets: list[str] | None, lake_root: str | None, delivery_dates: list[str] | None
+) -> dict[str, Any]:
     run_started_epoch = time.time()
     logger = get_run_logger()
     logging.getLogger("jobs").setLevel(logging.INFO)  # stage progress from jobs/ shows in the flow's log
     rt = get_runtime(lake_root)
-    run_id = new_run_id()
     summary = RunSummary(run_id, dt.datetime.now(VIETNAM).isoformat(timespec="seconds"), rt.lake.root)
     names = datasets or list(DATASETS)
     logger.info("run %s over %s: %s", run_id, rt.lake.root, ", ".join(names))
@@ -162,7 +203,7 @@ def daily_flow(
         summary.marts["reference_versions"] = reference_task(lake_root)
     except Exception as error:
         summary.marts["error"] = f"reference tables: {type(error).__name__}: {error}"
-    if any(d.inserted or d.updated for d in summary.datasets) or not _gold_exists(lake_root):
+    if any(d.inserted or d.updated for d in summary.datasets) or not _gold_complete(lake_root):
         started = time.perf_counter()
         try:
             summary.marts["versions"] = gold_task(lake_root)
@@ -196,16 +237,26 @@ def daily_flow(
     except Exception as error:  # the run's data and ledger are already written: a report fault is only logged
         logger.error("run report not built: %s: %s", type(error).__name__, error)
         description = f"summary {path}; report not built ({type(error).__name__})"
-    create_markdown_artifact(_artifact_markdown(summary), key="govlake-run-summary", description=description)
+    publish_artifact(
+        run_id,
+        lambda: create_markdown_artifact(
+            _artifact_markdown(summary), key="govlake-run-summary", description=description
+        ),
+    )
     logger.info("run %s %s in %.1fs; summary at %s", run_id, summary.status, summary.duration_s or 0, path)
     return summary.to_dict()
 
 
-def _gold_exists(lake_root: str | None) -> bool:
-    """Every mart whose silver sources exist has its table (a mart added since the last run gets built)."""
-    from jobs.lake import gold, table_exists
+def _gold_complete(lake_root: str | None) -> bool:
+    """Every mart whose silver sources exist has its table and the silver versions it was built from (a
+    mart added since the last run, or a build stopped before recording its versions, is built)."""
+    from jobs.lake import gold
+    from jobs.marts import recorded_versions
     from jobs.pipeline import buildable_marts
 
     rt = get_runtime(lake_root)
-    ready = buildable_marts(rt.spark, rt.lake)
-    return all(table_exists(rt.spark, rt.lake, gold(spec.name)) for spec in ready)
+    for spec in buildable_marts(rt.spark, rt.lake):
+        recorded = recorded_versions(rt.spark, rt.lake.table_path(gold(spec.name)), spec.sources)
+        if recorded is None or recorded.keys() != set(spec.sources):
+            return False
+    return True

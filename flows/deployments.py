@@ -2,11 +2,15 @@
 
 Schedules need a Prefect server: the one `PREFECT_API_URL` points at, or a local one started here. The
 served process runs each flow run in a child process on this machine; `limit=1` (the default) runs them
-one at a time, because two runs ingesting the same landing files at once could both take a file in.
+one at a time, because two runs ingesting the same landing files at once could both take a file in (on a
+local lake root the run lock, `jobs.run_lock`, also serialises them; on a remote one only this limit does).
+When the Prefect API stops answering long enough for Prefect's runner to give up, serving resumes once it
+answers again.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import socket
@@ -187,14 +191,36 @@ def serve(start_server: bool = False, limit: int = 1, server_log: Path | None = 
     try:
         with prefect_api(api_url):
             ui_url = api_url.removesuffix("/api")
-            print(f"serving govlake deployments on {api_url} (UI: {ui_url})", flush=True)
-            prefect_serve(*build_deployments(), limit=limit)
+            while True:
+                print(f"serving govlake deployments on {api_url} (UI: {ui_url})", flush=True)
+                try:
+                    prefect_serve(*build_deployments(), limit=limit)
+                    break
+                except Exception as error:
+                    # Prefect's runner stops after three polls failed (each retried for about a minute):
+                    # a server restarted or down for maintenance must not end the service.
+                    if _answers(api_url):
+                        raise
+                    print(
+                        f"the Prefect API at {api_url} stopped answering ({type(error).__name__}); "
+                        "serving again once it is back",
+                        flush=True,
+                    )
+                    wait_for_health(api_url, None, math.inf)
     except KeyboardInterrupt:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
         if server is not None:
             server.stop()
+
+
+def _answers(api_url: str) -> bool:
+    try:
+        wait_for_health(api_url, None, 5)
+    except TimeoutError:
+        return False
+    return True
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -179,6 +179,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("pii_key_file", "GOVLAKE_PII_KEY_FILE", _text),
     Option("vacuum_retention_hours", "GOVLAKE_VACUUM_RETENTION_HOURS", _positive_int),
     Option("zorder", "GOVLAKE_ZORDER", _zorder),
+    Option("run_lock_timeout_seconds", "GOVLAKE_RUN_LOCK_TIMEOUT_SECONDS", _positive_int),
 )
 OPTIONS_BY_FIELD = {option.field_name: option for option in OPTIONS}
 
@@ -200,6 +201,9 @@ class Settings:
     pii_key_file: str | None = None
     vacuum_retention_hours: int = DELTA_SAFE_RETENTION_HOURS
     zorder: ZOrder = DEFAULT_ZORDER
+    # How long a run waits for the run already working on the same lake before it gives up: a nightly run
+    # takes well under an hour on one machine.
+    run_lock_timeout_seconds: int = 3600
     # Where each value came from, the file read and notes on unknown variables: shown by `govlake config`,
     # not part of equality (the process's runtime is cached per settings).
     sources: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)

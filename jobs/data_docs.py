@@ -81,9 +81,10 @@ class DataDocsError(RuntimeError):
 
 
 class _EngineEvaluatedColumnExpectation(ColumnMapExpectation):
-    """An expectation type GE has no implementation of: govlake evaluates it (the one pass with
-    `jobs.identifiers`, or the post-merge `jobs.invariants`), and GE only needs to know the type to render
-    its results. This base is abstract (no metric), so GE does not register it."""
+    """An expectation type GE has no implementation of: govlake evaluates it (the one pass, with
+    `jobs.identifiers` or `jobs.quality`'s date bounds, or the post-merge `jobs.invariants`), and GE only
+    needs to know the type to render its results. This base is abstract (no metric), so GE does not register
+    it."""
 
 
 class ExpectColumnValuesToBeValidVnCitizenId(_EngineEvaluatedColumnExpectation):
@@ -102,6 +103,15 @@ class ExpectColumnValuesToBeValidVnMobile(_EngineEvaluatedColumnExpectation):
     """A Vietnamese mobile number in any usual spelling (0xx…, +84…, 84…)."""
 
     map_metric: ClassVar[str] = "column_values.valid_vn_mobile"
+
+
+class ExpectColumnValuesToBePlausibleDates(_EngineEvaluatedColumnExpectation):
+    """A date or time not before `min_value` and at most `max_days_after_delivery` days after the batch's
+    delivery date (never the clock: a batch validated again gets the same verdicts)."""
+
+    map_metric: ClassVar[str] = "column_values.plausible_date"
+    min_value: str
+    max_days_after_delivery: int
 
 
 class ExpectSilverKeysToHoldInvariant(_EngineEvaluatedColumnExpectation):

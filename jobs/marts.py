@@ -124,7 +124,7 @@ def refresh_mart(spark: SparkSession, lake: Lake, spec: MartSpec, full: bool = F
 
     def refresh() -> MartRefresh:
         current = {ds: _version(spark, lake.table_path(silver(ds))) for ds in spec.sources}
-        recorded = _recorded_versions(spark, gold_path, spec.sources)
+        recorded = recorded_versions(spark, gold_path, spec.sources)
         reason = _why_full(spark, lake, spec, recorded, current, full)
         if reason is None and recorded == current:
             return MartRefresh(_version(spark, gold_path), current, "unchanged")
@@ -248,7 +248,7 @@ def _record_source_versions(spark: SparkSession, gold_path: str, versions: Mappi
     return _version(spark, gold_path)
 
 
-def _recorded_versions(spark: SparkSession, gold_path: str, sources: Sequence[str]) -> dict[str, int] | None:
+def recorded_versions(spark: SparkSession, gold_path: str, sources: Sequence[str]) -> dict[str, int] | None:
     """Source versions recorded on the gold table (None when the table does not exist)."""
     if not DeltaTable.isDeltaTable(spark, gold_path):
         return None

@@ -246,16 +246,25 @@ def process(
     if not pending:
         outcome.status = "nothing-new"
         return
-    for delivery_date in sorted(pending):
-        results = process_batch(spark, lake, dataset_name, pending[delivery_date], run_id, key, outcome)
-        write_rule_results(spark, lake, run_id, dataset_name, delivery_date, results)
-        outcome.rule_results += rule_result_records(dataset_name, delivery_date, results)
-        if outcome.status == "blocked":
-            log.error(
-                "[%s] batch %s held in bronze: %s", dataset_name, delivery_date, outcome.blocked_reasons
-            )
-            break
-        ledger.mark_processed(spark, lake, dataset_name, pending[delivery_date], run_id)
+    results_by_date: dict[str, list[RuleResult]] = {}
+    merged: list[str] = []
+    try:
+        for delivery_date in sorted(pending):
+            results = process_batch(spark, lake, dataset_name, pending[delivery_date], run_id, key, outcome)
+            results_by_date[delivery_date] = results
+            outcome.rule_results += rule_result_records(dataset_name, delivery_date, results)
+            if outcome.status == "blocked":
+                log.error(
+                    "[%s] batch %s held in bronze: %s", dataset_name, delivery_date, outcome.blocked_reasons
+                )
+                break
+            merged += pending[delivery_date]
+    finally:
+        # One commit each for the dates done, not one per date (a date failing still records those before
+        # it). A run killed before them leaves its dates pending: the next run merges them again, which
+        # writes nothing new, and records them then.
+        write_rule_results(spark, lake, run_id, dataset_name, results_by_date)
+        ledger.mark_processed(spark, lake, dataset_name, merged, run_id)
     log.info(
         "[%s] %d rows: %d valid (%d with warnings), %d quarantined; silver +%d new, %d updated",
         dataset_name, outcome.bronze_rows, outcome.valid, outcome.warned, outcome.quarantined,
@@ -385,16 +394,17 @@ def rule_result_records(dataset: str, batch_date: str, results: list[RuleResult]
 
 
 def write_rule_results(
-    spark: SparkSession, lake: Lake, run_id: str, dataset: str, batch_date: str, results: list[RuleResult]
+    spark: SparkSession, lake: Lake, run_id: str, dataset: str, results_by_date: dict[str, list[RuleResult]]
 ) -> None:
-    if not results:
-        return
     columns = {r.rule_id: r.column for r in load_suite(dataset).rules}
     rows = [
         (run_id, dataset, batch_date, r.rule_id, r.severity, columns.get(r.rule_id), r.evaluated, r.failed,
          r.pass_rate)
+        for batch_date, results in results_by_date.items()
         for r in results
     ]  # fmt: skip
+    if not rows:
+        return
     frame = spark.createDataFrame(
         rows,
         "run_id string, dataset string, batch_date string, rule_id string, severity string, column string, "

@@ -9,6 +9,7 @@ the data is scanned once whatever the number of rules.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,8 +44,12 @@ TYPED_VALUE_TYPES = {
     "expect_column_pair_values_a_to_be_greater_than_b",
     "expect_compound_columns_to_be_unique",
     "expect_column_values_to_be_unique",
+    "expect_column_values_to_be_plausible_dates",
 }
 DATASET_LEVEL_TYPES = {"expect_table_row_count_to_be_between"}
+# The batch's delivery date (landing folder), on every bronze row: what "in the future" is judged against, so
+# a batch validated again later gets the same verdicts.
+DELIVERY_DATE = "_delivery_date"
 STRFTIME_TO_SPARK = {"%Y": "yyyy", "%m": "MM", "%d": "dd", "%H": "HH", "%M": "mm", "%S": "ss", "%y": "yy"}
 
 
@@ -115,12 +120,15 @@ def load_suite(dataset: str, directory: Path = EXPECTATIONS_DIR) -> Suite:
         kind = expectation.get("type")
         if kind not in SOURCE_TEXT_TYPES | TYPED_VALUE_TYPES | DATASET_LEVEL_TYPES:
             raise SuiteError(f"{where}: expectation type {kind!r} is not supported by the engine")
+        kwargs = dict(expectation.get("kwargs") or {})
+        if kind == "expect_column_values_to_be_plausible_dates":
+            _check_plausible_dates_kwargs(kwargs, where)
         rules.append(
             Rule(
                 rule_id=rule_id,
                 dataset=dataset,
                 expectation_type=kind,
-                kwargs=dict(expectation.get("kwargs") or {}),
+                kwargs=kwargs,
                 severity=severity,
                 message_vi=meta.get("message_vi", ""),
                 message_en=meta.get("message_en", ""),
@@ -132,6 +140,19 @@ def load_suite(dataset: str, directory: Path = EXPECTATIONS_DIR) -> Suite:
     if repeated:
         raise SuiteError(f"{path.name}: rule ids repeat: {', '.join(repeated)}")
     return Suite(dataset, path, tuple(rules), document)
+
+
+def _check_plausible_dates_kwargs(kwargs: dict[str, Any], where: str) -> None:
+    """The rule needs its column, an ISO `min_value` and a whole `max_days_after_delivery` of 0 or more."""
+    try:
+        dt.date.fromisoformat(str(kwargs["min_value"]))
+        days = kwargs["max_days_after_delivery"]
+        if not isinstance(days, int) or isinstance(days, bool) or days < 0 or not kwargs.get("column"):
+            raise ValueError
+    except (KeyError, ValueError):
+        raise SuiteError(
+            f"{where}: needs kwargs column, min_value (yyyy-mm-dd) and max_days_after_delivery (days, >= 0)"
+        ) from None
 
 
 def parseable_rule(dataset: str) -> Rule:
@@ -178,6 +199,15 @@ def _later_copies(columns: Sequence[str]) -> Column:
     return all_present & (F.row_number().over(order) > 1)
 
 
+def _implausible_date(value: Column, kw: dict[str, Any]) -> Column:
+    """A date (or the day of a time) before `min_value`, or more than `max_days_after_delivery` days after
+    the row's delivery date. A value that did not parse is null here: its format rule reports it."""
+    day = F.to_date(value)
+    too_early = day < F.lit(dt.date.fromisoformat(str(kw["min_value"])))
+    delivered = F.try_to_date(F.col(DELIVERY_DATE), "yyyy-MM-dd")
+    return value.isNotNull() & (too_early | (day > F.date_add(delivered, int(kw["max_days_after_delivery"]))))
+
+
 def failure_predicate(rule: Rule) -> Column:
     """A Column that is true when a row fails the rule (null-safe: never null)."""
     kind, kw = rule.expectation_type, rule.kwargs
@@ -210,6 +240,8 @@ def failure_predicate(rule: Rule) -> Column:
         a, b = F.col(kw["column_A"]), F.col(kw["column_B"])
         holds = a >= b if kw.get("or_equal") else a > b
         predicate = a.isNotNull() & b.isNotNull() & ~holds
+    elif kind == "expect_column_values_to_be_plausible_dates":
+        predicate = _implausible_date(F.col(kw["column"]), kw)
     elif kind == "expect_compound_columns_to_be_unique":
         predicate = _later_copies(kw["column_list"])
     elif kind == "expect_column_values_to_be_unique":

@@ -414,6 +414,13 @@ def _json_syntax_problem(path: str) -> str:
     return "no JSON object in it"
 
 
+def json_field_as_text(frame: DataFrame, header: str) -> Column:
+    """A parsed JSON field as bronze keeps it: text; a nested value (a list of supplementation requests)
+    as its JSON, which a plain cast would print without its keys."""
+    nested = isinstance(frame.schema[header].dataType, T.ArrayType | T.StructType | T.MapType)
+    return F.to_json(F.col(f"`{header}`")) if nested else F.col(f"`{header}`").cast("string")
+
+
 def read_json(spark: SparkSession, delivery: Delivery, contract: Contract) -> RawBatch:
     """JSON lines, or one JSON array of records (parsed as a whole, records in file order)."""
     depth = json_nesting_depth(delivery.path, MAX_JSON_DEPTH)
@@ -442,13 +449,8 @@ def read_json(spark: SparkSession, delivery: Delivery, contract: Contract) -> Ra
     names, extras = canonical_column_names(source_headers, contract)
     check_required_columns(names, contract, delivery)
 
-    def as_text(header: str) -> Column:
-        # Nested values (a list of supplementation requests) stay JSON text; a plain cast would drop keys.
-        nested = isinstance(df.schema[header].dataType, T.ArrayType | T.StructType | T.MapType)
-        return F.to_json(F.col(f"`{header}`")) if nested else F.col(f"`{header}`").cast("string")
-
     renamed = df.select(
-        *[as_text(h).alias(n) for h, n in zip(source_headers, names, strict=True)],
+        *[json_field_as_text(df, h).alias(n) for h, n in zip(source_headers, names, strict=True)],
         (F.col(CORRUPT_RECORD) if CORRUPT_RECORD in df.columns else F.lit(None).cast("string")).alias(
             CORRUPT_RECORD
         ),
@@ -812,9 +814,11 @@ def repaired_texts(columns: list[str]) -> Column:
     For standardisation: needs the `_repairs` column of bronze rows. One vectorised pass for all columns;
     rows without repairs pass through untouched.
     """
-    return _repaired_texts_udf(tuple(columns))(
-        F.struct(*[F.col(f"`{c}`").cast("string").alias(c) for c in columns]), F.col(REPAIRS)
-    )
+    delivered = F.struct(*[F.col(f"`{c}`").cast("string").alias(c) for c in columns])
+    listed = F.size(F.col(REPAIRS)) > 0
+    # Only rows listing a repair carry their text to the Python worker; the rest go as nulls.
+    repaired = _repaired_texts_udf(tuple(columns))(F.when(listed, delivered), F.col(REPAIRS))
+    return F.when(listed, repaired).otherwise(delivered)
 
 
 @functools.cache

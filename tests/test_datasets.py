@@ -273,7 +273,12 @@ def test_every_injected_defect_is_caught_by_exactly_its_rule_and_nothing_else_fa
     flagged = {}
     for delivery in discover_deliveries(str(root / "landing"), contract):
         with read_delivery(spark, delivery, contract) as raw:
-            rows = raw.frame.withColumn("_source_file", F.lit(delivery.relative_path))
+            rows = raw.frame.withColumns(
+                {
+                    "_source_file": F.lit(delivery.relative_path),
+                    "_delivery_date": F.lit(delivery.delivery_date),
+                }
+            )
             checked = with_failed_rules(standardise(rows, get_dataset(dataset), KEY), rules)
             for r in checked.where(F.size("_failed_rules") > 0).collect():
                 flagged[(r["_source_file"], r[SOURCE_ROW])] = list(r["_failed_rules"])

@@ -103,6 +103,64 @@ def test_reference_value_set_comes_from_the_reference_data(rows, spark):
     assert flagged == ["99999"]
 
 
+def test_plausible_dates_bound_dates_by_1900_and_the_batch_delivery_date_not_the_clock(spark):
+    data = [
+        # id, a time (session time zone, as the standardiser parses it), a date, delivery date (landing folder)
+        (1, "2025-06-29 08:00:00", "2025-06-29", "2025-06-29"),
+        (2, "2025-06-30 23:59:59", "2025-06-30", "2025-06-29"),  # the day after delivery: tolerated
+        (3, "2025-07-01 00:00:00", "2025-07-01", "2025-06-29"),  # two days after: in the future
+        (4, "1899-12-31 23:59:59", "1899-12-31", "2025-06-29"),
+        (5, "1900-01-01 00:00:00", "1900-01-01", "2025-06-29"),
+        (6, None, None, "2025-06-29"),  # not delivered, or not parseable: the format rule's business
+        (7, "2099-01-01 09:00:00", "2099-01-01", "2099-01-01"),  # the clock plays no part
+        (8, "2099-01-01 09:00:00", "1850-01-01", None),  # no delivery date: only 1900 bounds
+    ]
+    frame = spark.createDataFrame(data, "id int, at string, on string, _delivery_date string").select(
+        "id", F.to_timestamp("at").alias("at"), F.to_date("on").alias("on"), "_delivery_date"
+    )
+    bounds = {"min_value": "1900-01-01", "max_days_after_delivery": 1}
+    rules = [
+        rule("at", "expect_column_values_to_be_plausible_dates", column="at", **bounds),
+        rule("on", "expect_column_values_to_be_plausible_dates", column="on", **bounds),
+    ]
+    assert failed_by_id(frame, rules) == {
+        1: [], 2: [], 3: ["at", "on"], 4: ["at", "on"], 5: [], 6: [], 7: [], 8: ["on"],
+    }  # fmt: skip
+
+
+def test_plausible_dates_needs_its_bounds(tmp_path: Path):
+    (tmp_path / "dates.json").write_text(
+        json.dumps(
+            {
+                "expectations": [
+                    {
+                        "type": "expect_column_values_to_be_plausible_dates",
+                        "kwargs": {"column": "a", "min_value": "1900-01-01"},
+                        "meta": {"rule_id": "dates.a.plausible_date", "severity": "quarantine"},
+                    }
+                ]
+            }
+        )  # fmt: skip
+    )
+    with pytest.raises(SuiteError, match=r"dates.json, expectation 1 .*max_days_after_delivery"):
+        load_suite("dates", tmp_path)
+
+
+def test_every_delivered_date_except_due_dates_has_a_plausibility_rule():
+    from jobs.datasets import DATASETS, get_dataset
+
+    for dataset in DATASETS:
+        judged = {
+            r.column for r in load_suite(dataset).rules
+            if r.expectation_type == "expect_column_values_to_be_plausible_dates"
+        }  # fmt: skip
+        dated = {
+            f.name for f in get_dataset(dataset).contract.fields
+            if f.type in ("date", "timestamp") and f.name != "due_at"  # a due date lies ahead by nature
+        }  # fmt: skip
+        assert judged == dated, dataset
+
+
 def test_uniqueness_flags_only_later_copies_in_file_order(rows):
     r = rule("dup", "expect_compound_columns_to_be_unique", "warn", column_list=["key"])
     assert failed_by_id(rows, [r]) == {1: [], 2: [], 3: ["dup"], 4: ["dup"]}
