@@ -32,8 +32,8 @@ sample: install
 run: sample
 	$(BIN)/govlake run
 
-# Two workers, each with its own SparkSession: much of a test's time is commit latency and process start-up,
-# which two workers overlap on two cores. Modules stay whole on one worker (tests/conftest.py).
+# Two workers, each with its own SparkSession, handed tests one at a time in collection order. A session or
+# module fixture is built by each worker that runs one of its tests. TEST_WORKERS=1 for one worker.
 TEST_WORKERS ?= 2
 test: install browser
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder

@@ -23,8 +23,6 @@ from jobs.mart_registry import MARTS  # noqa: E402
 from jobs.sample import generate_sample  # noqa: E402
 from jobs.session import build_spark  # noqa: E402
 
-SAMPLE_LAKE_GROUP = "sample-lake"
-
 
 def pytest_configure(config: pytest.Config) -> None:
     # Prefect binds its console handler to sys.stderr when logging is first set up. Set up here, that is
@@ -32,19 +30,6 @@ def pytest_configure(config: pytest.Config) -> None:
     from prefect.logging.configuration import setup_logging
 
     setup_logging()
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With `-n 2 --dist loadgroup` (make test): a module's tests share a worker, so its module fixtures are
-    built once, and every reader of the sample lake shares one, so the lake is built once; that group is
-    the longest, so it starts first."""
-    if config.getoption("dist", "no") != "loadgroup":
-        return
-    for item in items:
-        group = SAMPLE_LAKE_GROUP if "sample_run" in item.fixturenames else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-    items.sort(key=lambda item: "sample_run" not in item.fixturenames)
 
 
 SHARED_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
