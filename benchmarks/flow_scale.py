@@ -38,7 +38,6 @@ import datetime as dt
 import json
 import math
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -48,6 +47,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from host import host_facts
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_WORKDIR = REPO / ".cache" / "bench-flow"
@@ -803,32 +804,16 @@ def trivial_flow() -> None:
 
 
 def machine() -> dict[str, Any]:
-    import delta
+    from importlib.metadata import version
+
     import prefect
     import pyspark
 
-    memory_kb = next(
-        int(line.split()[1])
-        for line in Path("/proc/meminfo").read_text().splitlines()
-        if line.startswith("MemTotal")
-    )
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")),
-        platform.processor(),
-    )  # fmt: skip
-    from importlib.metadata import version
-
     return {
-        "date": dt.date.today().isoformat(),
-        "cores": os.cpu_count(),
-        "memory_gib": round(memory_kb / 1024**2, 1),
-        "cpu": cpu,
-        "python": platform.python_version(),
+        **host_facts(),
         "pyspark": pyspark.__version__,
-        "delta_spark": version("delta-spark") if delta else None,
+        "delta_spark": version("delta-spark"),
         "prefect": prefect.__version__,
-        "nice": os.nice(0),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "code": code_version(),
     }

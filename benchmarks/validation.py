@@ -26,9 +26,7 @@ import datetime as dt
 import json
 import math
 import os
-import platform
 import secrets
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -36,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from host import host_facts
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -329,32 +328,10 @@ def ge_alone(spark: SparkSession, bronze_path: str, key: PiiKey) -> Measured:
 
 
 def machine() -> dict[str, Any]:
-    memory_kb = next(
-        int(line.split()[1])
-        for line in Path("/proc/meminfo").read_text().splitlines()
-        if line.startswith("MemTotal")
-    )
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if "model name" in line
-        ),
-        platform.processor(),
-    )
     import great_expectations as gx
     import pyspark
 
-    return {
-        "date": dt.date.today().isoformat(),
-        "cores": int(subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout),
-        "memory_gib": round(memory_kb / 1024**2, 1),
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "pyspark": pyspark.__version__,
-        "great_expectations": gx.__version__,
-        "nice": os.nice(0),
-    }
+    return {**host_facts(), "pyspark": pyspark.__version__, "great_expectations": gx.__version__}
 
 
 def variants(
