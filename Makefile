@@ -32,11 +32,10 @@ sample: install
 run: sample
 	$(BIN)/govlake run
 
-# Two workers, each with its own SparkSession, handed tests one at a time in collection order. A session or
-# module fixture is built by each worker that runs one of its tests. TEST_WORKERS=1 for one worker.
-TEST_WORKERS ?= 2
+# One process and one SparkSession: on two cores a second pytest worker competes with Spark for the CPU and
+# builds its own copy of every shared lake (measured: 30 min in one process, 44 min on two workers).
 test: install browser
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+	$(BIN)/python -m pytest
 
 # Headless Chromium for the run report's browser test (Debian packages; sudo only when not root). If it cannot
 # be installed the build goes on and that test says why: it fails when CI is set and is skipped elsewhere.

@@ -1,9 +1,8 @@
 """Fault drills on real `govlake run` processes over the generated sample's dossiers.
 
-- A run killed (SIGKILL) while it writes bronze, silver or gold, then run again, leaves the same tables as a
-  run that was never interrupted.
-- Two runs started together on one lake and one landing leave the lake one run leaves: the run lock makes
-  the second wait, and it then finds nothing new.
+- Runs killed (SIGKILL) one after another, while they write bronze, then silver, then gold, each leaving the
+  next one its half-written files, then two runs started together on that lake, leave the tables one
+  uninterrupted run leaves: the run lock makes the second wait, and it then finds nothing new.
 - The Prefect server stopped while `govlake serve` runs a flow: the run's process ends by itself, the lake
   stays consistent, and once the server is back (same database) a later run completes.
 
@@ -90,29 +89,30 @@ def committed_files(log_dir: Path) -> set[str]:
 
 @dataclass(frozen=True)
 class Stage:
-    """A write the drill interrupts: data files under `table` that no commit names yet, once a commit with
+    """A write the drill interrupts: data files under `table` that no commit names, once a commit with
     `after_operation` exists (None: from the table's first write on)."""
 
     name: str
     table: TableRef
     after_operation: str | None = None
 
-    def in_flight(self, lake: Lake) -> bool:
+    def uncommitted(self, lake: Lake) -> set[str]:
         table_dir = Path(lake.table_path(self.table))
         if not table_dir.is_dir():
-            return False
+            return set()
         log_dir = table_dir / "_delta_log"
         commits = sorted(log_dir.glob("*.json")) if log_dir.is_dir() else []
         if self.after_operation is not None:
             marker = f'"operation":"{self.after_operation}"'
             if not any(marker in c.read_text(encoding="utf-8") for c in commits):
-                return False
+                return set()
         written = {
             str(p.relative_to(table_dir)) for p in table_dir.rglob("*.parquet") if "_delta_log" not in p.parts
         }
-        return bool(written - committed_files(log_dir))
+        return written - committed_files(log_dir)
 
 
+# In the order a run reaches them, so each killed run leaves the next one's table as it found it.
 STAGES = [
     # The run's one bronze commit of every new file (the table's first write).
     Stage("bronze-append", bronze(DATASET)),
@@ -167,39 +167,35 @@ def assert_lake_equals_clean(spark, lake: Lake, clean: Lake) -> None:
     assert report.violations == [], report.violations
 
 
-@pytest.mark.parametrize("stage", STAGES, ids=lambda s: s.name)
-def test_a_run_killed_during_a_write_and_rerun_equals_a_clean_run(
-    spark, tmp_path, prefect_harness, clean_lake, stage
-):
-    killed = make_lake(tmp_path / "killed")
-    log_path = tmp_path / "runs.log"
-    with open(log_path, "ab") as log:
-        run = govlake_run(killed, log)
-        deadline = time.monotonic() + KILL_DEADLINE_S
-        while run.poll() is None and time.monotonic() < deadline and not stage.in_flight(killed):
-            time.sleep(0.05)
-        run.send_signal(signal.SIGKILL)
-        assert run.wait() == -signal.SIGKILL, (
-            f"the run ended before {stage.name} could be interrupted: {log_path}"
-        )
-        # Killed with data files on disk that no commit named a moment before: readers and the rerun must
-        # ignore them (the commit may still have landed in that moment; the tables must be right either way).
-        rerun = govlake_run(killed, log)
-        assert rerun.wait(timeout=RUN_TIMEOUT_S) == 0, log_tail(log_path)
-
-    assert_lake_equals_clean(spark, killed, clean_lake)
-
-
-def test_two_runs_started_together_on_one_lake_leave_what_one_run_leaves(
+def test_runs_killed_during_each_write_in_turn_then_two_runs_at_once_equal_a_clean_run(
     spark, tmp_path, prefect_harness, clean_lake
 ):
     lake = make_lake(tmp_path / "lake")
+    killed_log = tmp_path / "killed.log"
+    with open(killed_log, "ab") as log:
+        for stage in STAGES:
+            left_before = stage.uncommitted(lake)  # what an earlier killed run left does not count
+            run = govlake_run(lake, log)
+            deadline = time.monotonic() + KILL_DEADLINE_S
+            while (
+                run.poll() is None
+                and time.monotonic() < deadline
+                and not stage.uncommitted(lake) - left_before
+            ):
+                time.sleep(0.05)
+            run.send_signal(signal.SIGKILL)
+            assert run.wait() == -signal.SIGKILL, (
+                f"the run ended before {stage.name} could be interrupted: {log_tail(killed_log)}"
+            )
+
+    # Killed with data files on disk that no commit named a moment before: readers and the next runs must ignore
+    # them (the commit may still have landed in that moment; the tables must be right either way). The two
+    # runs overlap: one waits for the other's lock, naming the holder, then finds nothing new.
     logs = [tmp_path / "first.log", tmp_path / "second.log"]
     with open(logs[0], "ab") as first_log, open(logs[1], "ab") as second_log:
         runs = [govlake_run(lake, first_log), govlake_run(lake, second_log)]
         codes = [run.wait(timeout=2 * RUN_TIMEOUT_S) for run in runs]
     assert codes == [0, 0], "\n\n".join(log_tail(p) for p in logs)
-    # The runs overlapped: one of them waited for the other's lock, naming the holder.
     waited = [p for p in logs if "waiting for run " in p.read_text(errors="replace")]
     assert len(waited) == 1, "\n\n".join(log_tail(p) for p in logs)
     assert " (pid " in waited[0].read_text(errors="replace")
