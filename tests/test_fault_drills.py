@@ -112,7 +112,7 @@ class Stage:
         return written - committed_files(log_dir)
 
 
-# In the order a run reaches them, so each killed run leaves the next one's table as it found it.
+# In the order a run reaches them: no earlier kill has written to a later stage's table.
 STAGES = [
     # The run's one bronze commit of every new file (the table's first write).
     Stage("bronze-append", bronze(DATASET)),
