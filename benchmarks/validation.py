@@ -193,9 +193,9 @@ def govlake_validation(spark: SparkSession, bronze_path: str, key: PiiKey, docs_
     quarantine_ids = quarantine_rule_ids(rules)
     started = time.perf_counter()
     batch = standardise(spark.read.parquet(bronze_path), get_dataset(DATASET), key)
-    validated, observation = validate_in_one_pass(batch, rules)
+    validated, pass_counts = validate_in_one_pass(batch, rules)
     try:
-        observed = observation.get
+        observed = pass_counts.total
         to_quarantine = validated.where(has_any(quarantine_ids)).count()
         to_silver = validated.where(~has_any(quarantine_ids)).count()
         results = rule_results(rules, observed) + dataset_rule_results(dataset_rules, observed["rows"])

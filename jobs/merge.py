@@ -26,6 +26,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.contracts import Contract, ContractError
+from jobs.quality import DELIVERY_DATE
 
 Result = TypeVar("Result")
 CONFLICT_EXCEPTIONS = (
@@ -110,9 +111,15 @@ def retry_on_conflict(action: Callable[[], Result], attempts: int = 5, first_del
 
 
 def latest_per_key(df: DataFrame, key: Sequence[str], version: str) -> DataFrame:
-    """One row per key: the newest version; ties go to the later file, then the later record in it."""
+    """One row per key: the newest version; ties go to the earliest delivery date (a stored version is never
+    overwritten by an equal one delivered later, so several dates merged at once end as if merged in turn),
+    then to the later file, then to the later record in it."""
+    delivered_first = [F.col(DELIVERY_DATE).asc_nulls_last()] if DELIVERY_DATE in df.columns else []
     newest_first = Window.partitionBy(*key).orderBy(
-        F.col(version).desc_nulls_last(), F.col("_source_file").desc(), F.col("_source_row").desc()
+        F.col(version).desc_nulls_last(),
+        *delivered_first,
+        F.col("_source_file").desc(),
+        F.col("_source_row").desc(),
     )
     return df.withColumn("_rank", F.row_number().over(newest_first)).where("_rank = 1").drop("_rank")
 

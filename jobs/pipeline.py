@@ -30,10 +30,12 @@ from jobs.lake import (
     silver,
     table_exists,
 )
-from jobs.merge import merge_into_silver, retry_on_conflict
+from jobs.merge import MergeOutcome, merge_into_silver, retry_on_conflict
 from jobs.pii import PiiKey
 from jobs.quality import (
+    DELIVERY_DATE,
     FAILED_RULES,
+    PassCounts,
     RuleResult,
     blocking_failures,
     dataset_rule_results,
@@ -233,7 +235,8 @@ def _ledger_entry(
 def process(
     spark: SparkSession, lake: Lake, dataset_name: str, run_id: str, key: PiiKey, outcome: DatasetOutcome
 ) -> None:
-    """Validate and merge every pending delivery date of a dataset, oldest first, one batch per date.
+    """Validate and merge every pending delivery date of a dataset: one validation pass and one merge for all
+    of them (see process_batch), each date judged as its own batch.
 
     A date's batch that a `fail` rule blocks stays in bronze, and later dates wait behind it so silver
     never skips over held data.
@@ -247,23 +250,16 @@ def process(
         outcome.status = "nothing-new"
         return
     results_by_date: dict[str, list[RuleResult]] = {}
-    merged: list[str] = []
+    merged_dates: list[str] = []
     try:
-        for delivery_date in sorted(pending):
-            results = process_batch(spark, lake, dataset_name, pending[delivery_date], run_id, key, outcome)
-            results_by_date[delivery_date] = results
-            outcome.rule_results += rule_result_records(dataset_name, delivery_date, results)
-            if outcome.status == "blocked":
-                log.error(
-                    "[%s] batch %s held in bronze: %s", dataset_name, delivery_date, outcome.blocked_reasons
-                )
-                break
-            merged += pending[delivery_date]
+        merged_dates = process_batch(
+            spark, lake, dataset_name, pending, run_id, key, outcome, results_by_date
+        )
     finally:
-        # One commit each for the dates done, not one per date (a date failing still records those before
-        # it). A run killed before them leaves its dates pending: the next run merges them again, which
-        # writes nothing new, and records them then.
+        # One commit each, not one per date. A run killed before them leaves its dates pending: the next run
+        # merges them again, which writes nothing new, and records them then.
         write_rule_results(spark, lake, run_id, dataset_name, results_by_date)
+        merged = [sha for date in merged_dates for sha in pending[date]]
         ledger.mark_processed(spark, lake, dataset_name, merged, run_id)
     log.info(
         "[%s] %d rows: %d valid (%d with warnings), %d quarantined; silver +%d new, %d updated",
@@ -291,27 +287,94 @@ def process_batch(
     spark: SparkSession,
     lake: Lake,
     dataset_name: str,
-    hashes: list[str],
+    pending: dict[str, list[str]],
     run_id: str,
     key: PiiKey,
     outcome: DatasetOutcome,
-) -> list[RuleResult]:
-    """Bronze batch → standardised → validated in one pass → quarantine + silver MERGE; adds to outcome."""
+    results_by_date: dict[str, list[RuleResult]],
+) -> list[str]:
+    """Bronze files of the pending dates → standardised → validated in one pass → quarantine + silver MERGE.
+
+    Each date is judged as its own batch (rule counts, row-count rules, uniqueness, the `fail` gate), oldest
+    first; the dates before the first blocked one go on together, and the result in silver is the same as
+    merging them date by date. Fills `results_by_date` and `outcome`; returns the dates merged.
+    """
     dataset = get_dataset(dataset_name)
     suite = load_suite(dataset_name)
     rules = [parseable_rule(dataset_name), *suite.row_rules]
     quarantine_ids, warn_ids = quarantine_rule_ids(rules), warn_rule_ids(rules)
+    hashes = [sha for date in sorted(pending) for sha in pending[date]]
 
     batch = standardise(read_batch(spark, lake, dataset_name, hashes), dataset, key)
     with timed(outcome, "standardise+validate"):
-        validated, observation = validate_in_one_pass(batch, rules)
+        validated, counts = validate_in_one_pass(batch, rules)
     try:
-        counts = observation.get
-        results = rule_results(rules, counts) + dataset_rule_results(suite.dataset_rules, counts["rows"])
-        outcome.bronze_rows += int(counts["rows"])
-        outcome.quarantined += int(counts["_quarantined"] or 0)
+        admitted = judge_dates(dataset_name, sorted(pending), counts, outcome, results_by_date)
+        if not admitted:
+            return []
+        if len(admitted) < len(pending):
+            validated_admitted = validated.where(F.col(DELIVERY_DATE).isin(*admitted))
+        else:
+            validated_admitted = validated
+        ref = quarantine(dataset_name)
+        # The pass counted the quarantined rows: with none, the MERGE (about 10 Spark jobs and a commit) is
+        # skipped once the table exists.
+        if sum(counts.of(d).get("_quarantined", 0) for d in admitted) or not table_exists(spark, lake, ref):
+            with timed(outcome, "quarantine"):
+                failed = validated_admitted.where(has_any(quarantine_ids))
+                write_quarantine(spark, lake, quarantine_rows(failed, dataset, rules, run_id), dataset_name)
+                outcome.table_versions[ref.qualified_name] = current_version(spark, lake.table_path(ref))
+        silver_path = lake.table_path(silver(dataset_name))
+        valid = silver_rows(validated_admitted.where(~has_any(quarantine_ids)), dataset, warn_ids)
+        with timed(outcome, "merge"):
+            merges = merge_dates(spark, silver_path, valid, dataset, admitted)
+        outcome.inserted += sum(m.inserted for m in merges)
+        outcome.updated += sum(m.updated for m in merges)
+        outcome.table_versions[silver(dataset_name).qualified_name] = merges[-1].table_version
+        versions_before = [m.read_version for m in merges if m.committed and m.read_version is not None]
+        if not versions_before:
+            return admitted  # nothing written: the invariants hold as they did
+        with timed(outcome, "invariants"):
+            checks = check_silver(spark, silver_path, dataset.contract, versions_before[0])
+        results_by_date[admitted[-1]] += checks
+        outcome.rule_results += rule_result_records(dataset_name, admitted[-1], checks)
+        broken = [check for check in checks if check.failed]
+        for check in broken:
+            outcome.rule_failures[check.rule_id] = outcome.rule_failures.get(check.rule_id, 0) + check.failed
+        if broken:
+            outcome.blocked_reasons = [
+                f"{check.rule_id}: {check.failed} of {check.evaluated} keys — {check.message_en} "
+                f"(silver version {merges[-1].table_version}; version {versions_before[0]} is the one before)"
+                for check in broken
+            ]
+            outcome.status = "blocked"
+        return admitted
+    finally:
+        validated.unpersist()
+
+
+def judge_dates(
+    dataset_name: str,
+    dates: list[str],
+    counts: PassCounts,
+    outcome: DatasetOutcome,
+    results_by_date: dict[str, list[RuleResult]],
+) -> list[str]:
+    """Each date's rule results, oldest first, into `outcome`; returns the dates before the first one a
+    `fail` rule blocks (that date and the later ones stay in bronze, and are judged again next run)."""
+    suite = load_suite(dataset_name)
+    rules = [parseable_rule(dataset_name), *suite.row_rules]
+    for position, delivery_date in enumerate(dates):
+        date_counts = counts.of(delivery_date)
+        results = rule_results(rules, date_counts) + dataset_rule_results(
+            suite.dataset_rules, date_counts["rows"]
+        )
+        results_by_date[delivery_date] = results
+        outcome.rule_results += rule_result_records(dataset_name, delivery_date, results)
+        outcome.bronze_rows += date_counts["rows"]
+        outcome.quarantined += date_counts.get("_quarantined", 0)
         outcome.valid = outcome.bronze_rows - outcome.quarantined
-        outcome.warned += int(counts["_warned"] or 0)
+        outcome.warned += date_counts.get("_warned", 0)
         for result in results:
             if result.failed:
                 outcome.rule_failures[result.rule_id] = (
@@ -321,43 +384,26 @@ def process_batch(
         outcome.blocked_reasons = blocking_failures(results, list(suite.rules))
         if outcome.blocked_reasons:
             outcome.status = "blocked"
-            return results
-        ref = quarantine(dataset_name)
-        # The pass counted the batch's quarantined rows: with none, the MERGE (about 10 Spark jobs and a
-        # commit) is skipped once the table exists.
-        if counts["_quarantined"] or not table_exists(spark, lake, ref):
-            with timed(outcome, "quarantine"):
-                failed = validated.where(has_any(quarantine_ids))
-                write_quarantine(spark, lake, quarantine_rows(failed, dataset, rules, run_id), dataset_name)
-                outcome.table_versions[ref.qualified_name] = current_version(spark, lake.table_path(ref))
-        silver_path = lake.table_path(silver(dataset_name))
-        with timed(outcome, "merge"):
-            merged = merge_into_silver(
-                spark,
-                silver_path,
-                silver_rows(validated.where(~has_any(quarantine_ids)), dataset, warn_ids),
-                dataset.contract,
+            log.error(
+                "[%s] batch %s held in bronze: %s", dataset_name, delivery_date, outcome.blocked_reasons
             )
-        outcome.inserted += merged.inserted
-        outcome.updated += merged.updated
-        outcome.table_versions[silver(dataset_name).qualified_name] = merged.table_version
-        if not merged.committed or merged.read_version is None:
-            return results  # nothing written: the invariants hold as they did
-        with timed(outcome, "invariants"):
-            checks = check_silver(spark, silver_path, dataset.contract, merged.read_version)
-        broken = [check for check in checks if check.failed]
-        for check in broken:
-            outcome.rule_failures[check.rule_id] = outcome.rule_failures.get(check.rule_id, 0) + check.failed
-        if broken:
-            outcome.blocked_reasons = [
-                f"{check.rule_id}: {check.failed} of {check.evaluated} keys — {check.message_en} "
-                f"(silver version {merged.table_version}; version {merged.read_version} is the one before)"
-                for check in broken
-            ]
-            outcome.status = "blocked"
-        return results + checks
-    finally:
-        validated.unpersist()
+            return dates[:position]
+    return dates
+
+
+def merge_dates(
+    spark: SparkSession, silver_path: str, valid: DataFrame, dataset: Dataset, dates: list[str]
+) -> list[MergeOutcome]:
+    """The dates' valid rows into silver. Latest-wins silver takes them in one MERGE (the newest version of
+    a key wins, and for equal versions the earliest date, as when merged date by date). SCD2 history
+    depends on the order records arrive in (a stored window is never rewritten), so it merges date by date.
+    """
+    if dataset.contract.history != "scd2" or len(dates) == 1:
+        return [merge_into_silver(spark, silver_path, valid, dataset.contract)]
+    return [
+        merge_into_silver(spark, silver_path, valid.where(F.col(DELIVERY_DATE) == date), dataset.contract)
+        for date in dates
+    ]
 
 
 def silver_rows(valid: DataFrame, dataset: Dataset, warn_ids: list[str]) -> DataFrame:

@@ -3,8 +3,8 @@
 `expectations/<dataset>.json` is a Great Expectations suite. Each expectation's `meta` carries the rule id,
 its severity (warn | quarantine | fail) and messages in Vietnamese and English. Row-level expectations
 become one Column each that is true when a row FAILS; `with_failed_rules` gathers the ids of every failed
-rule into one array column, and `rule_count_columns` gives the per-rule counts for `DataFrame.observe`, so
-the data is scanned once whatever the number of rules.
+rule into one array column, and `rule_count_columns` gives the per-rule counts, computed per delivery date by
+the same scan that caches the flagged rows, so the data is scanned once whatever the number of rules.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, Observation, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs import identifiers, reference_data
@@ -191,8 +191,9 @@ def _value_set(rule: Rule) -> list[Any]:
 
 
 def _later_copies(columns: Sequence[str]) -> Column:
-    """True on the 2nd, 3rd… occurrence of a key in the batch, in file order: the first copy stays valid."""
-    order = Window.partitionBy(*columns).orderBy("_source_file", "_source_row")
+    """True on the 2nd, 3rd… occurrence of a key in its delivery date's batch, in file order: the first copy
+    stays valid (a key delivered again on a later date is a correction, not a duplicate)."""
+    order = Window.partitionBy(*columns, DELIVERY_DATE).orderBy("_source_file", "_source_row")
     all_present = F.lit(True)
     for c in columns:
         all_present = all_present & F.col(c).isNotNull()
@@ -265,7 +266,7 @@ def has_any(rule_ids: Sequence[str]) -> Column:
 
 
 def rule_count_columns(rules: Sequence[Rule]) -> list[Column]:
-    """Aggregates for DataFrame.observe: total rows and, per rule, the rows failing it."""
+    """Aggregates of the validation pass: rows and, per rule, the rows failing it."""
     counts = [F.count(F.lit(1)).alias("rows")]
     for rule in rules:
         failed = F.array_contains(F.col(FAILED_RULES), rule.rule_id).cast("long")
@@ -342,23 +343,42 @@ def warn_rule_ids(rules: Sequence[Rule]) -> list[str]:
     return [r.rule_id for r in rules if r.severity == "warn"]
 
 
-def validate_in_one_pass(df: DataFrame, rules: Sequence[Rule]) -> tuple[DataFrame, Observation]:
-    """Flag every row with its failed rules and count per rule, in one materialisation.
+@dataclass(frozen=True)
+class PassCounts:
+    """What the validation pass counted, per delivery date: `rows`, one count per rule, `_quarantined` and
+    `_warned`."""
 
-    Returns the flagged rows, persisted so the quarantine write and the merge reuse them, and the
-    observation holding `rows`, one count per rule, `_quarantined` and `_warned`. The caller unpersists.
+    by_date: dict[str, dict[str, int]]
+
+    def of(self, delivery_date: str) -> dict[str, int]:
+        return self.by_date.get(delivery_date, {"rows": 0})
+
+    @property
+    def total(self) -> dict[str, int]:
+        summed: dict[str, int] = {}
+        for counts in self.by_date.values():
+            for name, value in counts.items():
+                summed[name] = summed.get(name, 0) + value
+        return summed or {"rows": 0}
+
+
+def validate_in_one_pass(df: DataFrame, rules: Sequence[Rule]) -> tuple[DataFrame, PassCounts]:
+    """Flag every row with its failed rules and count per rule and delivery date, in one materialisation.
+
+    Returns the flagged rows, persisted so the quarantine write and the merge reuse them, and the counts.
+    The counting aggregation is the first action on the persisted rows, so the scan that fills the cache
+    also counts: however many rules and dates, one pass. The caller unpersists.
     """
     quarantining, warning = has_any(quarantine_rule_ids(rules)), has_any(warn_rule_ids(rules))
-    observation = Observation()
-    validated = (
-        with_failed_rules(df, rules)
-        .observe(
-            observation,
-            *rule_count_columns(rules),
-            F.sum(quarantining.cast("long")).alias("_quarantined"),
-            F.sum((warning & ~quarantining).cast("long")).alias("_warned"),
-        )
-        .persist(StorageLevel.MEMORY_AND_DISK)
+    validated = with_failed_rules(df, rules).persist(StorageLevel.MEMORY_AND_DISK)
+    per_date = validated.groupBy(DELIVERY_DATE).agg(
+        *rule_count_columns(rules),
+        F.sum(quarantining.cast("long")).alias("_quarantined"),
+        F.sum((warning & ~quarantining).cast("long")).alias("_warned"),
     )
-    validated.count()  # the one pass: materialises the rows and fills the observation
-    return validated, observation
+    by_date = {
+        str(row[DELIVERY_DATE]): {name: int(value or 0) for name, value in row.asDict().items()
+                                  if name != DELIVERY_DATE}
+        for row in per_date.collect()
+    }  # fmt: skip
+    return validated, PassCounts(by_date)

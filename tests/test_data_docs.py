@@ -69,9 +69,9 @@ def validated_records(spark):
     suite = load_suite("dossiers")
     rules = [parseable_rule("dossiers"), *suite.row_rules]
     batch = standardise(bronze_dossiers(spark), get_dataset("dossiers"), PiiKey(b"k" * 32, source="test"))
-    validated, observation = validate_in_one_pass(batch, rules)
+    validated, pass_counts = validate_in_one_pass(batch, rules)
     try:
-        counts = observation.get
+        counts = pass_counts.total
         results = rule_results(rules, counts) + dataset_rule_results(suite.dataset_rules, counts["rows"])
     finally:
         validated.unpersist()

@@ -16,6 +16,7 @@ from jobs.quality import (
     load_suite,
     rule_count_columns,
     rule_results,
+    validate_in_one_pass,
     with_failed_rules,
 )
 
@@ -47,6 +48,7 @@ def rows(spark):
         "key",
         F.lit("f.jsonl").alias("_source_file"),
         F.col("id").cast("long").alias("_source_row"),
+        F.lit("2025-06-30").alias("_delivery_date"),
     )
 
 
@@ -164,6 +166,34 @@ def test_every_delivered_date_except_due_dates_has_a_plausibility_rule():
 def test_uniqueness_flags_only_later_copies_in_file_order(rows):
     r = rule("dup", "expect_compound_columns_to_be_unique", "warn", column_list=["key"])
     assert failed_by_id(rows, [r]) == {1: [], 2: [], 3: ["dup"], 4: ["dup"]}
+
+
+def test_uniqueness_is_judged_within_each_delivery_date(rows):
+    r = rule("dup", "expect_compound_columns_to_be_unique", "warn", column_list=["key"])
+    # Row 4 (k1) delivered a day later is a resend or correction, not a duplicate; row 3 (k2) still is.
+    two_dates = rows.withColumn(
+        "_delivery_date", F.when(F.col("id") == 4, "2025-07-01").otherwise("2025-06-30")
+    )
+    assert failed_by_id(two_dates, [r]) == {1: [], 2: [], 3: ["dup"], 4: []}
+
+
+def test_one_pass_counts_each_delivery_date_apart(rows):
+    rules = [
+        rule("nn", "expect_column_values_to_not_be_null", column="code"),
+        rule("set", "expect_column_values_to_be_in_set", "warn", column="status", value_set=[4, 9]),
+    ]
+    two_dates = rows.withColumn(
+        "_delivery_date", F.when(F.col("id") <= 2, "2025-06-30").otherwise("2025-07-01")
+    )
+    validated, counts = validate_in_one_pass(two_dates, rules)
+    try:
+        assert counts.of("2025-06-30") == {"rows": 2, "nn": 1, "set": 1, "_quarantined": 1, "_warned": 0}
+        assert counts.of("2025-07-01") == {"rows": 2, "nn": 1, "set": 0, "_quarantined": 1, "_warned": 0}
+        assert counts.of("2025-07-02") == {"rows": 0}
+        assert counts.total == {"rows": 4, "nn": 2, "set": 1, "_quarantined": 2, "_warned": 0}
+        assert validated.count() == 4
+    finally:
+        validated.unpersist()
 
 
 def test_counts_come_from_the_same_pass_as_the_flags(rows):

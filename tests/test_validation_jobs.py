@@ -56,12 +56,12 @@ def test_the_full_suite_takes_as_many_jobs_as_one_rule(spark):
     # Uniqueness needs one shuffle (a window); every other rule is a projection in the same stage.
     two = [full[0], load_suite("dossiers").rule("dossiers.dossier_code.unique_in_batch")]
 
-    jobs_full, (validated, observation) = jobs_run_by(spark, lambda: validate_in_one_pass(batch, full))
+    jobs_full, (validated, pass_counts) = jobs_run_by(spark, lambda: validate_in_one_pass(batch, full))
     jobs_two, (small, _) = jobs_run_by(spark, lambda: validate_in_one_pass(batch, two))
     try:
         assert len(full) > 20
         assert jobs_full == jobs_two <= 4
-        counts = observation.get
+        counts = pass_counts.total
         assert counts["rows"] == 3 and counts["_quarantined"] == 2
         assert counts["dossiers.commune_code.known"] == 2
         assert counts["dossiers.dossier_code.unique_in_batch"] == 1
