@@ -36,7 +36,9 @@ from jobs.quality import (
     DELIVERY_DATE,
     FAILED_RULES,
     PassCounts,
+    Rule,
     RuleResult,
+    Suite,
     blocking_failures,
     dataset_rule_results,
     has_any,
@@ -309,13 +311,10 @@ def process_batch(
     with timed(outcome, "standardise+validate"):
         validated, counts = validate_in_one_pass(batch, rules)
     try:
-        admitted = judge_dates(dataset_name, sorted(pending), counts, outcome, results_by_date)
+        admitted = judge_dates(dataset_name, suite, rules, sorted(pending), counts, outcome, results_by_date)
         if not admitted:
             return []
-        if len(admitted) < len(pending):
-            validated_admitted = validated.where(F.col(DELIVERY_DATE).isin(*admitted))
-        else:
-            validated_admitted = validated
+        validated_admitted = validated.where(F.col(DELIVERY_DATE).isin(*admitted))
         ref = quarantine(dataset_name)
         # The pass counted the quarantined rows: with none, the MERGE (about 10 Spark jobs and a commit) is
         # skipped once the table exists.
@@ -355,6 +354,8 @@ def process_batch(
 
 def judge_dates(
     dataset_name: str,
+    suite: Suite,
+    rules: list[Rule],
     dates: list[str],
     counts: PassCounts,
     outcome: DatasetOutcome,
@@ -362,8 +363,6 @@ def judge_dates(
 ) -> list[str]:
     """Each date's rule results, oldest first, into `outcome`; returns the dates before the first one a
     `fail` rule blocks (that date and the later ones stay in bronze, and are judged again next run)."""
-    suite = load_suite(dataset_name)
-    rules = [parseable_rule(dataset_name), *suite.row_rules]
     for position, delivery_date in enumerate(dates):
         date_counts = counts.of(delivery_date)
         results = rule_results(rules, date_counts) + dataset_rule_results(
@@ -398,7 +397,7 @@ def merge_dates(
     a key wins, and for equal versions the earliest date, as when merged date by date). SCD2 history
     depends on the order records arrive in (a stored window is never rewritten), so it merges date by date.
     """
-    if dataset.contract.history != "scd2" or len(dates) == 1:
+    if dataset.contract.history != "scd2":
         return [merge_into_silver(spark, silver_path, valid, dataset.contract)]
     return [
         merge_into_silver(spark, silver_path, valid.where(F.col(DELIVERY_DATE) == date), dataset.contract)
